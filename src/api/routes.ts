@@ -1,0 +1,391 @@
+/** The REST API (SPEC §6), wire-compatible with Flask-APScheduler, in its own encapsulated context. */
+import { STATUS_CODES } from 'node:http'
+import { hostname } from 'node:os'
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, FastifySchemaCompiler, HTTPMethods } from 'fastify'
+import type { TSchema } from 'typebox'
+import { JobNotFoundError, SchedulerStateError, ValidationError } from '../errors.js'
+import type { JobDefinition } from '../job.js'
+import { hostAllowed, type ResolvedOptions } from '../options.js'
+import type { Scheduler } from '../scheduler.js'
+import { registerAuth, WWW_AUTHENTICATE } from './auth.js'
+import * as S from './schemas.js'
+
+export interface ErrorBody { statusCode: number, error: string, message: string, error_message: string }
+
+export function errorBody (statusCode: number, message: string): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, error_message: message }
+}
+
+const PROMETHEUS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+
+interface Input { id: string, query: Record<string, unknown>, body: unknown }
+type Handler = (input: Input, reply: FastifyReply) => Promise<unknown>
+
+interface RouteSpec {
+  method: HTTPMethods
+  /** Below the prefix; job routes are given as the part after `/jobs/:id`. */
+  path: string
+  operationId: string
+  summary: string
+  tag: 'scheduler' | 'jobs'
+  querystring?: TSchema
+  body?: TSchema
+  /** The core validates this body whole (normalizeJob/patchJob); the schema only documents it. */
+  coreBody?: boolean
+  response: Record<string, unknown>
+  handler: Handler
+}
+
+/**
+ * Registers the API under `options.apiPrefix`. `extend` runs inside the same context, so routes it
+ * adds (the dashboard) get the same auth, parsers and error format.
+ */
+export async function registerApi (
+  fastify: FastifyInstance,
+  scheduler: Scheduler,
+  options: ResolvedOptions,
+  extend?: (api: FastifyInstance) => Promise<void> | void
+): Promise<void> {
+  await fastify.register(async (api) => {
+    // Order matters: Fastify binds hooks, error and not-found handlers to routes as they are added.
+    registerBodyParsers(api)
+    api.setValidatorCompiler(({ schema, httpPart }) => S.compileValidator(schema as TSchema, httpPart ?? 'body'))
+    // Response schemas document; JSON.stringify keeps every field and the key order of the core.
+    api.setSerializerCompiler(() => (data) => JSON.stringify(data))
+    api.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode <= 599 ? err.statusCode : 500
+      if (status >= 500) request.log[err.statusCode === undefined ? 'error' : 'warn']({ err }, 'fastify-apscheduler API error')
+      if (status === 401) void reply.header('WWW-Authenticate', WWW_AUTHENTICATE)
+      void reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, err.message))
+    })
+    await registerAuth(api, scheduler)
+    // With an empty prefix the host's own 404s would be captured, so only a real prefix gets one.
+    if (options.apiPrefix !== '') {
+      api.setNotFoundHandler((request, reply) => {
+        void reply.code(404).send(errorBody(404, `Route ${request.method}:${request.url} not found`))
+      })
+    }
+
+    for (const spec of [...schedulerRoutes(scheduler, options), ...jobsRoutes(scheduler)]) addRoute(api, spec, scheduler, options)
+    const jobRoutes = jobRoutesById(scheduler)
+    for (const spec of jobRoutes) addRoute(api, { ...spec, path: `/jobs/:id${spec.path}` }, scheduler, options)
+    addLongIdFallback(api, jobRoutes)
+
+    if (extend !== undefined) await extend(api)
+  }, { prefix: options.apiPrefix })
+}
+
+// ---------------------------------------------------------------- route tables
+
+const NOT_FOUND = S.errorResponse('No job has this id')
+const common = (): Record<string, unknown> => ({
+  401: S.errorResponse('Authentication required (when an authenticator is set)'),
+  500: S.errorResponse('Unexpected error, e.g. the job store is unreachable')
+})
+const withBody = (): Record<string, unknown> => ({
+  400: S.errorResponse('Invalid body or query; the message names the field'),
+  413: S.errorResponse('Body too large'),
+  415: S.errorResponse('Unsupported content type (send JSON)')
+})
+
+function schedulerRoutes (scheduler: Scheduler, options: ResolvedOptions): RouteSpec[] {
+  const done = S.NO_CONTENT('Done')
+  return [
+    {
+      method: 'GET', path: '/', operationId: 'getSchedulerInfo', tag: 'scheduler', summary: 'Scheduler state and number of jobs',
+      response: { 200: S.described(S.SchedulerInfo, 'Scheduler info'), ...common() },
+      handler: async () => ({
+        current_host: hostname(),
+        allowed_hosts: options.allowedHosts,
+        running: scheduler.running,
+        state: scheduler.state,
+        node_id: scheduler.nodeId,
+        timezone: scheduler.timezone,
+        jobs: (await scheduler.queryJobs({ limit: 0 })).total
+      })
+    },
+    {
+      method: 'POST', path: '/pause', operationId: 'pauseScheduler', tag: 'scheduler', summary: 'Pause firing on every process sharing the store',
+      response: { 204: done, ...common(), 500: S.errorResponse('Scheduler is not running') },
+      handler: async (_, reply) => { await scheduler.pause(); return reply.code(204).send() }
+    },
+    {
+      method: 'POST', path: '/resume', operationId: 'resumeScheduler', tag: 'scheduler', summary: 'Resume firing on every process sharing the store',
+      response: { 204: done, ...common(), 500: S.errorResponse('Scheduler is not running') },
+      handler: async (_, reply) => { await scheduler.resume(); return reply.code(204).send() }
+    },
+    {
+      method: 'POST', path: '/start', operationId: 'startScheduler', tag: 'scheduler', summary: 'Start firing in this process',
+      response: { 204: done, 400: S.errorResponse('Scheduler is already running, or this host is not in allowed_hosts'), ...common() },
+      handler: async (_, reply) => {
+        if (!scheduler.running && !hostAllowed(options.allowedHosts)) {
+          throw new SchedulerStateError(`Host ${hostname()} is not in allowed_hosts; this process does not run jobs`, 400)
+        }
+        await scheduler.start()
+        return reply.code(204).send()
+      }
+    },
+    {
+      method: 'POST', path: '/shutdown', operationId: 'shutdownScheduler', tag: 'scheduler', summary: 'Stop firing in this process',
+      body: S.ShutdownBody,
+      response: { 204: done, ...withBody(), 400: S.errorResponse('Scheduler is not running, or an invalid body'), ...common() },
+      handler: async ({ body }, reply) => {
+        await scheduler.shutdown({ wait: (body as S.ShutdownBodyT | undefined)?.wait !== false })
+        return reply.code(204).send()
+      }
+    },
+    {
+      method: 'GET', path: '/health', operationId: 'getHealth', tag: 'scheduler', summary: 'Liveness: 503 when jobs are overdue by more than their grace',
+      response: { 200: S.described(S.Health, 'Healthy'), 503: S.described(S.Health, 'Jobs are overdue'), ...common() },
+      handler: async (_, reply) => {
+        const overdue = await scheduler.overdueJobs()
+        return reply.code(overdue.length > 0 ? 503 : 200).send({ status: overdue.length > 0 ? 'overdue' : 'ok', overdue })
+      }
+    },
+    {
+      method: 'GET', path: '/metrics', operationId: 'getMetrics', tag: 'scheduler', summary: 'Prometheus metrics',
+      response: {
+        200: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } },
+        ...common()
+      },
+      handler: async (_, reply) => reply.type(PROMETHEUS_TYPE).send(scheduler.metrics.toPrometheus())
+    }
+  ]
+}
+
+function jobsRoutes (scheduler: Scheduler): RouteSpec[] {
+  return [
+    {
+      method: 'POST', path: '/jobs', operationId: 'addJob', tag: 'jobs', summary: 'Add a job',
+      body: S.JobInput, coreBody: true,
+      response: { 200: S.described(S.Job, 'The added job'), ...withBody(), 409: S.errorResponse('Job <id> already exists.'), ...common() },
+      handler: async ({ body }) => await scheduler.addJob(body as JobDefinition, { source: 'api' })
+    },
+    {
+      method: 'GET', path: '/jobs', operationId: 'getJobs', tag: 'jobs', summary: 'List jobs by next run, paused last',
+      querystring: S.JobsQuery,
+      response: {
+        200: { ...S.described(S.JobList, 'Jobs'), headers: { 'X-Total-Count': { type: 'integer', description: 'Jobs matching the filters, before limit/offset' } } },
+        400: S.errorResponse('Invalid query; the message names the parameter'),
+        ...common()
+      },
+      handler: async ({ query }, reply) => {
+        const { jobs, total } = await scheduler.queryJobs(query as S.JobsQueryT)
+        return reply.header('X-Total-Count', String(total)).send(jobs)
+      }
+    }
+  ]
+}
+
+/** Routes below `/jobs/:id` (`path` is the rest). */
+function jobRoutesById (scheduler: Scheduler): RouteSpec[] {
+  const job = S.described(S.Job, 'The job')
+  return [
+    {
+      method: 'GET', path: '', operationId: 'getJob', tag: 'jobs', summary: 'Get a job',
+      response: { 200: job, 404: NOT_FOUND, ...common() },
+      handler: async ({ id }) => {
+        const found = await scheduler.getJob(id)
+        if (found === null) throw new JobNotFoundError(id)
+        return found
+      }
+    },
+    {
+      method: 'PATCH', path: '', operationId: 'updateJob', tag: 'jobs', summary: 'Change a job (validated whole, applied atomically)',
+      body: S.JobPatch, coreBody: true,
+      response: { 200: job, ...withBody(), 404: NOT_FOUND, 409: S.errorResponse('The job kept changing; retry'), ...common() },
+      handler: async ({ id, body }) => await scheduler.modifyJob(id, (body ?? {}) as Record<string, unknown>)
+    },
+    {
+      method: 'DELETE', path: '', operationId: 'deleteJob', tag: 'jobs', summary: 'Remove a job',
+      response: { 204: S.NO_CONTENT('Removed'), 404: NOT_FOUND, ...common() },
+      handler: async ({ id }, reply) => { await scheduler.removeJob(id); return reply.code(204).send() }
+    },
+    {
+      method: 'POST', path: '/pause', operationId: 'pauseJob', tag: 'jobs', summary: 'Pause a job, with an optional reason',
+      body: S.PauseJobBody,
+      response: { 200: S.described(S.Job, 'The paused job (next_run_time null)'), ...withBody(), 404: NOT_FOUND, ...common() },
+      handler: async ({ id, body }) => await scheduler.pauseJob(id, (body as S.PauseJobBodyT | undefined)?.reason ?? null)
+    },
+    {
+      method: 'POST', path: '/resume', operationId: 'resumeJob', tag: 'jobs', summary: 'Resume a paused job',
+      response: { 200: job, 404: NOT_FOUND, ...common() },
+      handler: async ({ id }) => await scheduler.resumeJob(id)
+    },
+    {
+      method: 'POST', path: '/run', operationId: 'runJob', tag: 'jobs', summary: 'Run a job now (its schedule is not touched)',
+      querystring: S.RunQuery,
+      response: {
+        200: S.described(S.Job, 'The job, after the run finished'),
+        202: S.described(S.RunAccepted, 'The run was started (wait=false)'),
+        400: S.errorResponse('Invalid query'),
+        404: NOT_FOUND,
+        ...common(),
+        500: S.errorResponse("The task failed: its error's message")
+      },
+      handler: async ({ id, query }, reply) => {
+        const wait = (query as S.RunQueryT).wait !== false
+        const { job: info, run_id: runId } = await scheduler.runJob(id, { wait })
+        return wait ? info : reply.code(202).send({ run_id: runId })
+      }
+    },
+    {
+      method: 'GET', path: '/runs', operationId: 'getJobRuns', tag: 'jobs', summary: 'Run history, newest first',
+      querystring: S.RunsQuery,
+      response: { 200: S.described(S.RunList, 'Runs'), 400: S.errorResponse('Invalid query'), 404: NOT_FOUND, ...common() },
+      handler: async ({ id, query }) => await scheduler.getJobRuns(id, (query as S.RunsQueryT).limit)
+    },
+    {
+      method: 'GET', path: '/next', operationId: 'getJobNextRunTimes', tag: 'jobs', summary: 'The next fire times from the trigger',
+      querystring: S.NextQuery,
+      response: { 200: S.described(S.NextRunTimes, 'ISO 8601 fire times'), 400: S.errorResponse('Invalid count'), 404: NOT_FOUND, ...common() },
+      handler: async ({ id, query }) => await scheduler.getNextRunTimes(id, (query as S.NextQueryT).count ?? 5)
+    }
+  ]
+}
+
+// ---------------------------------------------------------------- registration
+
+function addRoute (api: FastifyInstance, spec: RouteSpec, scheduler: Scheduler, options: ResolvedOptions): void {
+  const schema: FastifySchema & Record<string, unknown> = {
+    operationId: options.endpointPrefix + spec.operationId,
+    summary: spec.summary,
+    tags: [spec.tag],
+    response: spec.response
+  }
+  if (spec.path.includes(':id')) schema.params = S.JobIdParams
+  if (spec.querystring !== undefined) schema.querystring = spec.querystring
+  if (spec.body !== undefined) schema.body = spec.body
+  const passBody: FastifySchemaCompiler<unknown> = ({ schema: s, httpPart }) =>
+    httpPart === 'body' ? (data) => ({ value: data ?? undefined }) : S.compileValidator(s as TSchema, httpPart ?? 'body')
+  // A variable, not a literal: `swaggerTransform` is only typed when @fastify/swagger is installed.
+  const config = { swaggerTransform: securityTransform(scheduler) }
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => await spec.handler({
+    id: (request.params as { id?: string }).id ?? '',
+    query: (request.query ?? {}) as Record<string, unknown>,
+    body: request.body
+  }, reply)
+  // `GET P` is documented without a trailing slash (as upstream); `GET P/` is served by a hidden twin.
+  const root = spec.path === '/' ? { prefixTrailingSlash: 'no-slash' as const } : {}
+  api.route({
+    method: spec.method,
+    url: spec.path,
+    schema,
+    ...(spec.coreBody === true ? { validatorCompiler: passBody } : {}),
+    ...root,
+    config,
+    handler
+  })
+  if (spec.path === '/' && api.prefix !== '') {
+    api.route({ method: spec.method, url: '/', prefixTrailingSlash: 'slash', schema: { ...schema, hide: true, operationId: undefined } as FastifySchema, handler })
+  }
+}
+
+/**
+ * Fastify's router refuses a path parameter longer than `maxParamLength` (100 by default), but job
+ * ids may have 191 characters (more once URL-encoded). The router falls back to this hidden
+ * wildcard route for them; it splits the raw URL itself so that `%2F` inside an id stays part of
+ * the id, then validates and runs the same handler as the documented route.
+ */
+function addLongIdFallback (api: FastifyInstance, specs: RouteSpec[]): void {
+  const checks = new Map<RouteSpec, { query?: S.Check, body?: S.Check }>()
+  for (const spec of specs) {
+    checks.set(spec, {
+      query: spec.querystring === undefined ? undefined : S.compileValidator(spec.querystring, 'querystring'),
+      body: spec.body === undefined || spec.coreBody === true ? undefined : S.compileValidator(spec.body, 'body')
+    })
+  }
+  const prefix = `${api.prefix}/jobs/`
+  for (const method of new Set(specs.map((s) => s.method))) {
+    api.route({
+      method,
+      url: '/jobs/*',
+      schema: { hide: true } as FastifySchema,
+      handler: async (request, reply) => {
+        const path = request.url.split('?')[0] ?? ''
+        const rest = path.toLowerCase().startsWith(prefix.toLowerCase()) ? path.slice(prefix.length) : (request.params as Record<string, string>)['*'] ?? ''
+        const [rawId = '', action, ...extra] = rest.split('/')
+        const spec = specs.find((s) => s.method === method && s.path === (action === undefined ? '' : `/${action}`))
+        if (rawId === '' || extra.length > 0 || action === '' || spec === undefined) return reply.callNotFound()
+        const { query: checkQuery, body: checkBody } = checks.get(spec) ?? {}
+        let query: unknown = request.query ?? {}
+        if (checkQuery !== undefined) query = unwrap(checkQuery(query))
+        const body = checkBody === undefined ? request.body : unwrap(checkBody(request.body ?? null))
+        return await spec.handler({ id: decodeSegment(rawId), query: query as Record<string, unknown>, body }, reply)
+      }
+    })
+  }
+}
+
+function unwrap (result: S.CheckResult): unknown {
+  if ('error' in result) throw result.error
+  return result.value
+}
+
+function decodeSegment (segment: string): string {
+  try { return decodeURIComponent(segment) } catch { return segment }
+}
+
+/**
+ * Adds HTTP Basic to the OpenAPI operations when an authenticator is set by the time the document
+ * is generated, declaring `basicAuth` in the document unless the host already did.
+ */
+function securityTransform (scheduler: Scheduler) {
+  return ({ schema, url, openapiObject, swaggerObject }: {
+    schema: FastifySchema
+    url: string
+    openapiObject?: { components?: { securitySchemes?: Record<string, unknown> } }
+    swaggerObject?: { securityDefinitions?: Record<string, unknown> }
+  }): { schema: FastifySchema, url: string } => {
+    if (scheduler.authenticator === null) return { schema, url }
+    if (openapiObject !== undefined) {
+      const components = openapiObject.components ??= {}
+      components.securitySchemes = { basicAuth: { type: 'http', scheme: 'basic' }, ...components.securitySchemes }
+    } else if (swaggerObject !== undefined) {
+      swaggerObject.securityDefinitions = { basicAuth: { type: 'basic' }, ...swaggerObject.securityDefinitions }
+    }
+    return { schema: { ...schema, security: [{ basicAuth: [] }] }, url }
+  }
+}
+
+// ---------------------------------------------------------------- bodies
+
+/**
+ * JSON is parsed the same way whatever the content type says: application/json, text/plain, or
+ * none at all (Flask-APScheduler read bodies with `force=True`). Anything else is a 415.
+ */
+function registerBodyParsers (api: FastifyInstance): void {
+  const parse = (_request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
+    try {
+      done(null, parseJson(String(body)))
+    } catch (err) {
+      done(err as Error)
+    }
+  }
+  for (const type of ['application/json', 'text/plain', '*']) {
+    if (api.hasContentTypeParser(type)) api.removeContentTypeParser(type)
+  }
+  api.addContentTypeParser('application/json', { parseAs: 'string' }, parse)
+  api.addContentTypeParser('text/plain', { parseAs: 'string' }, parse)
+  api.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if (request.headers['content-type'] === undefined) { parse(request, body, done); return }
+    done(Object.assign(new Error(`Unsupported Media Type: ${request.headers['content-type']}; send JSON (application/json)`), { statusCode: 415 }))
+  })
+}
+
+/** JSON.parse, refusing prototype-poisoning keys (`__proto__`, `constructor.prototype`). */
+function parseJson (text: string): unknown {
+  if (text.trim() === '') return undefined
+  try {
+    return JSON.parse(text, (key, value: unknown) => {
+      if (key === '__proto__') throw new ValidationError('__proto__', 'is not allowed as a key in a JSON body')
+      if (key === 'constructor' && value !== null && typeof value === 'object' && Object.hasOwn(value, 'prototype')) {
+        throw new ValidationError('constructor.prototype', 'is not allowed in a JSON body')
+      }
+      return value
+    })
+  } catch (err) {
+    if (err instanceof ValidationError) throw err
+    throw new ValidationError('body', `is not valid JSON (${(err as Error).message})`)
+  }
+}

@@ -1,0 +1,61 @@
+/** Counters and the fire-lag histogram this process exports as Prometheus text. */
+const LAG_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+export type RunOutcome = 'success' | 'error' | 'missed' | 'abandoned'
+
+export class Metrics {
+  readonly runs: Record<RunOutcome, number> = { success: 0, error: 0, missed: 0, abandoned: 0 }
+  leaseTakeovers = 0
+  maxInstancesSkips = 0
+  readonly #lagCounts = new Array<number>(LAG_BUCKETS_SECONDS.length).fill(0)
+  #lagCount = 0
+  #lagSum = 0
+
+  recordRun (outcome: RunOutcome): void { this.runs[outcome]++ }
+
+  recordLag (ms: number): void {
+    const seconds = Math.max(0, ms) / 1000
+    this.#lagCount++
+    this.#lagSum += seconds
+    for (let i = 0; i < LAG_BUCKETS_SECONDS.length; i++) {
+      if (seconds <= (LAG_BUCKETS_SECONDS[i] as number)) this.#lagCounts[i]++
+    }
+  }
+
+  toPrometheus (labels: Record<string, string> = {}): string {
+    const base = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+    const lbl = (...extra: string[]): string => {
+      const all = [...base, ...extra]
+      return all.length > 0 ? `{${all.join(',')}}` : ''
+    }
+    const lines: string[] = [
+      '# HELP apscheduler_job_runs_total Job runs by outcome.',
+      '# TYPE apscheduler_job_runs_total counter'
+    ]
+    for (const [outcome, n] of Object.entries(this.runs)) lines.push(`apscheduler_job_runs_total${lbl(`outcome="${outcome}"`)} ${n}`)
+    lines.push(
+      '# HELP apscheduler_job_misfires_total Fires skipped because they were later than misfire_grace_time.',
+      '# TYPE apscheduler_job_misfires_total counter',
+      `apscheduler_job_misfires_total${lbl()} ${this.runs.missed}`,
+      '# HELP apscheduler_lease_takeovers_total Job claims or runs taken over from a process whose lease expired.',
+      '# TYPE apscheduler_lease_takeovers_total counter',
+      `apscheduler_lease_takeovers_total${lbl()} ${this.leaseTakeovers}`,
+      '# HELP apscheduler_max_instances_skips_total Fires skipped because max_instances runs were live.',
+      '# TYPE apscheduler_max_instances_skips_total counter',
+      `apscheduler_max_instances_skips_total${lbl()} ${this.maxInstancesSkips}`,
+      '# HELP apscheduler_fire_lag_seconds Actual start minus scheduled fire time.',
+      '# TYPE apscheduler_fire_lag_seconds histogram'
+    )
+    LAG_BUCKETS_SECONDS.forEach((le, i) => lines.push(`apscheduler_fire_lag_seconds_bucket${lbl(`le="${le}"`)} ${this.#lagCounts[i]}`))
+    lines.push(
+      `apscheduler_fire_lag_seconds_bucket${lbl('le="+Inf"')} ${this.#lagCount}`,
+      `apscheduler_fire_lag_seconds_sum${lbl()} ${this.#lagSum}`,
+      `apscheduler_fire_lag_seconds_count${lbl()} ${this.#lagCount}`
+    )
+    return lines.join('\n') + '\n'
+  }
+}
+
+function escapeLabel (value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+}

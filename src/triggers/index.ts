@@ -1,0 +1,158 @@
+/** Trigger specs: validation, compilation, wire format, jitter. */
+import { ValidationError } from '../errors.js'
+import { formatDate, isValidTimezone, MAX_INSTANT, parseDateInput } from '../time.js'
+import { CRON_FIELDS, type CronField, type CronTriggerSpec, type Trigger, type TriggerSpec, type TriggerType } from '../types.js'
+import { compileCron } from './cron.js'
+import { compileDate } from './date.js'
+import { compileInterval, INTERVAL_UNITS, intervalMs, intervalParts } from './interval.js'
+
+export const TRIGGER_FIELDS: Record<TriggerType, readonly string[]> = {
+  date: ['run_date', 'timezone'],
+  interval: ['weeks', 'days', 'hours', 'minutes', 'seconds', 'start_date', 'end_date', 'jitter', 'timezone'],
+  cron: [...CRON_FIELDS, 'crontab', 'start_date', 'end_date', 'jitter', 'timezone']
+}
+
+export interface TriggerContext {
+  /** The trigger's (already resolved) IANA zone. */
+  timezone: string
+  /** Creation time, epoch ms. */
+  now: number
+}
+
+/** null and undefined both mean "not given", as None does in APScheduler. */
+const given = (v: unknown): boolean => v !== undefined && v !== null
+
+function parseJitter (value: unknown): number | null {
+  if (!given(value)) return null
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ValidationError('jitter', 'must be a non-negative number of seconds, or null')
+  }
+  return value
+}
+
+function parseBounds (fields: Record<string, unknown>, timezone: string): { start: number | null, end: number | null } {
+  const start = given(fields.start_date) ? parseDateInput(fields.start_date, timezone, 'start_date') : null
+  const end = given(fields.end_date) ? parseDateInput(fields.end_date, timezone, 'end_date') : null
+  if (start !== null && end !== null && end < start) throw new ValidationError('end_date', 'must not be earlier than start_date')
+  return { start, end }
+}
+
+/** Validate and normalise one trigger's fields. Throws ValidationError naming the offending field. */
+export function parseTriggerSpec (type: TriggerType, fields: Record<string, unknown>, ctx: TriggerContext): TriggerSpec {
+  const accepted = TRIGGER_FIELDS[type] as readonly string[] | undefined
+  if (accepted === undefined) throw new ValidationError('trigger', `'${String(type)}' is not a trigger type (date, interval or cron)`)
+  for (const [key, value] of Object.entries(fields)) {
+    if (value !== undefined && !accepted.includes(key)) {
+      throw new ValidationError(key, `is not a field of the ${type} trigger (accepted: ${accepted.join(', ')})`)
+    }
+  }
+  const timezone = ctx.timezone
+  if (!isValidTimezone(timezone)) throw new ValidationError('timezone', `'${String(timezone)}' is not a valid IANA time zone`)
+  if (given(fields.timezone) && (typeof fields.timezone !== 'string' || !isValidTimezone(fields.timezone))) {
+    throw new ValidationError('timezone', `'${String(fields.timezone)}' is not a valid IANA time zone`)
+  }
+
+  if (type === 'date') {
+    const runDate = given(fields.run_date) ? parseDateInput(fields.run_date, timezone, 'run_date') : ctx.now
+    return { type, run_date: runDate, timezone }
+  }
+
+  const jitter = parseJitter(fields.jitter)
+  if (type === 'interval') {
+    const parts = { weeks: 0, days: 0, hours: 0, minutes: 0, seconds: 0 }
+    for (const [unit] of INTERVAL_UNITS) {
+      const v = fields[unit]
+      if (!given(v)) continue
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ValidationError(unit, 'must be a non-negative number')
+      parts[unit] = v
+    }
+    const ms = intervalMs(parts)
+    if (ms <= 0) {
+      const named = INTERVAL_UNITS.find(([unit]) => given(fields[unit]))?.[0] ?? 'seconds'
+      throw new ValidationError(named, 'the interval must be longer than zero (give weeks, days, hours, minutes and/or seconds)')
+    }
+    if (ms > MAX_INSTANT) throw new ValidationError(INTERVAL_UNITS.find(([unit]) => parts[unit] > 0)![0], 'the interval is too long')
+    const { start, end } = parseBounds(fields, timezone)
+    const startDate = start ?? ctx.now + ms
+    if (end !== null && end < startDate) throw new ValidationError('end_date', 'must not be earlier than start_date (by default now + interval)')
+    return { type, ...parts, start_date: startDate, end_date: end, jitter, timezone }
+  }
+
+  // cron
+  const cronFields: Partial<Record<CronField, string>> = {}
+  for (const f of CRON_FIELDS) {
+    const v = fields[f]
+    if (!given(v)) continue
+    if (typeof v === 'number' && Number.isFinite(v)) cronFields[f] = String(v)
+    else if (typeof v === 'string') cronFields[f] = v
+    else throw new ValidationError(f, 'must be a cron expression string or a number')
+  }
+  let crontab: string | null = null
+  if (given(fields.crontab)) {
+    if (typeof fields.crontab !== 'string' || fields.crontab.trim() === '') throw new ValidationError('crontab', 'must be a non-empty crontab string')
+    const mixed = Object.keys(cronFields)
+    if (mixed.length > 0) throw new ValidationError('crontab', `cannot be combined with ${mixed.join(', ')}; use either crontab or the cron fields`)
+    crontab = fields.crontab
+  }
+  const { start, end } = parseBounds(fields, timezone)
+  const spec: CronTriggerSpec = { type, fields: cronFields, crontab, start_date: start, end_date: end, jitter, timezone }
+  if (compileCron(spec).first(ctx.now) === null) {
+    throw new ValidationError('trigger', end !== null
+      ? `cron expression never fires between now and end_date (${formatDate(end, timezone)})`
+      : 'cron expression never fires (no date matches all its fields, or all matches are in the past)')
+  }
+  return spec
+}
+
+export function compileTrigger (spec: TriggerSpec): Trigger {
+  switch (spec.type) {
+    case 'date': return compileDate(spec)
+    case 'interval': return compileInterval(spec)
+    case 'cron': return compileCron(spec)
+  }
+}
+
+/** The wire fields of a trigger (Flask-APScheduler's job_to_dict); the job layer adds timezone and jitter. */
+export function triggerToJSON (spec: TriggerSpec): Record<string, unknown> {
+  const tz = spec.timezone
+  switch (spec.type) {
+    case 'date':
+      return { trigger: 'date', run_date: formatDate(spec.run_date, tz) }
+    case 'interval': {
+      const out: Record<string, unknown> = { trigger: 'interval', start_date: formatDate(spec.start_date, tz) }
+      if (spec.end_date !== null) out.end_date = formatDate(spec.end_date, tz)
+      return { ...out, ...intervalParts(intervalMs(spec)) }
+    }
+    case 'cron': {
+      const out: Record<string, unknown> = { trigger: 'cron' }
+      if (spec.crontab !== null) out.crontab = spec.crontab
+      for (const f of CRON_FIELDS) if (spec.fields[f] !== undefined) out[f] = spec.fields[f]
+      if (spec.start_date !== null) out.start_date = formatDate(spec.start_date, tz)
+      if (spec.end_date !== null) out.end_date = formatDate(spec.end_date, tz)
+      return out
+    }
+  }
+}
+
+/**
+ * `nominal` plus a random delay in [0, jitter] seconds (whole ms), kept strictly before the next
+ * nominal fire so jitter never reorders or swallows fires.
+ */
+export function applyJitter (nominal: number, nextNominal: number | null, jitterSeconds: number | null, random: () => number = Math.random): number {
+  if (jitterSeconds === null || !(jitterSeconds > 0)) return nominal
+  let max = Math.floor(jitterSeconds * 1000)
+  if (nextNominal !== null) max = Math.min(max, nextNominal - nominal - 1)
+  if (max <= 0) return nominal
+  return nominal + Math.min(max, Math.floor(random() * (max + 1)))
+}
+
+/** Up to `count` fire times from `now` on (the first one at or after `now`). */
+export function nextFireTimes (trigger: Trigger, now: number, count: number): number[] {
+  const out: number[] = []
+  let t = count > 0 ? trigger.first(now) : null
+  while (t !== null && out.length < count) {
+    out.push(t)
+    if (out.length < count) t = trigger.next(t)
+  }
+  return out
+}

@@ -1,0 +1,539 @@
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
+import { Compile } from 'typebox/compile'
+import scheduler, { ManualClock, type SchedulerPluginOptions, type TaskContext } from '../src/index.js'
+import * as S from '../src/api/schemas.js'
+
+const T0 = Date.UTC(2030, 0, 1)
+const P = '/scheduler'
+const checkJob = Compile(S.Job)
+const checkRun = Compile(S.Run)
+const checkError = Compile(S.ErrorBody)
+const checkInfo = Compile(S.SchedulerInfo)
+
+async function build (opts: SchedulerPluginOptions = {}): Promise<{ app: FastifyInstance, clock: ManualClock, calls: string[] }> {
+  const clock = new ManualClock(T0)
+  const calls: string[] = []
+  const app = Fastify()
+  await app.register(scheduler, {
+    apiEnabled: true,
+    autoStart: false,
+    clock,
+    tasks: {
+      hello: (ctx: TaskContext) => { calls.push(ctx.job.id) },
+      fail: () => { throw new TypeError('the task broke') }
+    },
+    ...opts
+  })
+  await app.ready()
+  return { app, clock, calls }
+}
+
+type Req = (method: InjectOptions['method'], url: string, payload?: unknown, headers?: Record<string, string>) => Promise<LightMyRequestResponse>
+const requester = (app: FastifyInstance): Req => async (method, url, payload, headers) =>
+  await app.inject({ method, url, ...(payload === undefined ? {} : { payload: payload as string }), ...(headers === undefined ? {} : { headers }) })
+
+const enc = (id: string): string => `${P}/jobs/${encodeURIComponent(id)}`
+
+/** Asserts the JSON error body: status, exact message, error_message === message. */
+function assertError (res: LightMyRequestResponse, status: number, message?: string | RegExp): string {
+  assert.equal(res.statusCode, status, res.body)
+  assert.match(String(res.headers['content-type']), /^application\/json/)
+  const body = res.json()
+  assert.ok(checkError.Check(body), `error body shape: ${res.body}`)
+  assert.equal(body.statusCode, status)
+  assert.equal(body.error_message, body.message)
+  if (typeof message === 'string') assert.equal(body.message, message)
+  else if (message !== undefined) assert.match(body.message, message)
+  return body.message as string
+}
+
+function assertJob (res: LightMyRequestResponse, status = 200): Record<string, unknown> {
+  assert.equal(res.statusCode, status, res.body)
+  const job = res.json()
+  assert.ok(checkJob.Check(job), `job matches the documented schema: ${res.body}`)
+  return job
+}
+
+describe('REST API: scheduler routes', () => {
+  test('GET P: info with the number of jobs; running stays true while paused', async () => {
+    const { app } = await build({ allowedHosts: ['*'] })
+    const req = requester(app)
+    let res = await req('GET', P)
+    assert.equal(res.statusCode, 200)
+    const info = res.json()
+    assert.ok(checkInfo.Check(info))
+    assert.deepEqual({ ...info, current_host: 'h', node_id: 'n' }, {
+      current_host: 'h', allowed_hosts: ['*'], running: false, state: 'stopped', node_id: 'n', timezone: 'UTC', jobs: 0
+    })
+    assert.equal(info.node_id, app.scheduler.nodeId)
+    await req('POST', `${P}/jobs`, { id: 'a', func: 'hello', trigger: 'interval', hours: 1 })
+    await req('POST', `${P}/jobs`, { id: 'b', func: 'hello', trigger: 'interval', hours: 1 })
+    assert.equal((await req('GET', `${P}/`)).json().jobs, 2, 'the trailing-slash form works too')
+
+    assertError(await req('POST', `${P}/pause`), 500, 'Scheduler is not running')
+    assertError(await req('POST', `${P}/resume`), 500, 'Scheduler is not running')
+    assertError(await req('POST', `${P}/shutdown`), 400, 'Scheduler is not running')
+    res = await req('POST', `${P}/start`)
+    assert.equal(res.statusCode, 204)
+    assert.equal(res.body, '')
+    assertError(await req('POST', `${P}/start`), 400, 'Scheduler is already running')
+    assert.equal((await req('POST', `${P}/pause`)).statusCode, 204)
+    assert.equal((await req('POST', `${P}/pause`)).statusCode, 204, 'idempotent')
+    res = await req('GET', P)
+    assert.equal(res.json().running, true)
+    assert.equal(res.json().state, 'paused')
+    assert.equal((await req('POST', `${P}/resume`)).statusCode, 204)
+    assert.equal((await req('POST', `${P}/resume`)).statusCode, 204, 'idempotent')
+    assert.equal((await req('GET', P)).json().state, 'running')
+
+    assertError(await req('POST', `${P}/shutdown`, { wait: 'no' }), 400, 'wait: must be true or false')
+    assertError(await req('POST', `${P}/shutdown`, { wait: false, now: true }), 400, 'now: is not a known field')
+    assert.equal((await req('POST', `${P}/shutdown`, { wait: false })).statusCode, 204)
+    assert.equal((await req('GET', P)).json().state, 'stopped')
+    assert.equal((await req('POST', `${P}/start`)).statusCode, 204)
+    assert.equal((await req('GET', P)).json().jobs, 2, 'memory-store jobs survive shutdown and start')
+    assert.equal((await req('POST', `${P}/shutdown`)).statusCode, 204, 'a body is optional')
+    await app.close()
+  })
+
+  test('POST P/start on a host outside allowedHosts is refused: that process serves the API only', async () => {
+    const { app } = await build({ allowedHosts: ['some-other-host'] })
+    const req = requester(app)
+    assertError(await req('POST', `${P}/start`), 400, /^Host .* is not in allowed_hosts; this process does not run jobs$/)
+    const info = (await req('GET', P)).json()
+    assert.deepEqual([info.state, info.allowed_hosts], ['stopped', ['some-other-host']])
+    await app.close()
+  })
+
+  test('GET P/health: 200 ok, 503 with the overdue job ids', async () => {
+    const { app, clock } = await build()
+    const req = requester(app)
+    let res = await req('GET', `${P}/health`)
+    assert.equal(res.statusCode, 200)
+    assert.deepEqual(res.json(), { status: 'ok', overdue: [] })
+    await app.scheduler.start()
+    await req('POST', `${P}/jobs`, { id: 'late', func: 'hello', trigger: 'interval', seconds: 10, misfire_grace_time: 5 })
+    clock.jump(60_000) // time passes without the timer loop running
+    res = await req('GET', `${P}/health`)
+    assert.equal(res.statusCode, 503)
+    assert.deepEqual(res.json(), { status: 'overdue', overdue: ['late'] })
+    await app.close()
+  })
+
+  test('GET P/metrics: Prometheus text', async () => {
+    const { app } = await build()
+    const req = requester(app)
+    await req('POST', `${P}/jobs`, { id: 'm', func: 'hello', trigger: 'interval', hours: 1 })
+    await req('POST', `${P}/jobs/m/run`)
+    const res = await req('GET', `${P}/metrics`)
+    assert.equal(res.statusCode, 200)
+    assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/)
+    assert.match(res.body, /^apscheduler_job_runs_total\{outcome="success"\} 1$/m)
+    assert.match(res.body, /apscheduler_fire_lag_seconds_bucket/)
+    await app.close()
+  })
+})
+
+describe('REST API: jobs', () => {
+  test('add → 200 job, 409 on a duplicate id, get, 404, delete → 204 empty', async () => {
+    const { app } = await build()
+    const req = requester(app)
+    const job = assertJob(await req('POST', `${P}/jobs`, { id: 'j1', func: 'hello', trigger: 'interval', minutes: 5, args: [1, 'two'], kwargs: { k: [true, null] } }))
+    assert.deepEqual(job, {
+      id: 'j1',
+      name: 'j1',
+      func: 'hello',
+      args: [1, 'two'],
+      kwargs: { k: [true, null] },
+      trigger: 'interval',
+      start_date: '2030-01-01T00:05:00+00:00',
+      minutes: 5,
+      timezone: 'UTC',
+      jitter: null,
+      misfire_grace_time: 1,
+      coalesce: true,
+      max_instances: 1,
+      next_run_time: '2030-01-01T00:05:00+00:00',
+      paused: false,
+      paused_reason: null,
+      source: 'api',
+      jobstore: 'default',
+      executor: 'default'
+    })
+    assertError(await req('POST', `${P}/jobs`, { id: 'j1', func: 'hello' }), 409, 'Job j1 already exists.')
+    const got = await req('GET', `${P}/jobs/j1`)
+    assert.equal(got.statusCode, 200)
+    assert.equal(got.body, JSON.stringify(job), 'GET returns the same bytes as POST did')
+    assertError(await req('GET', `${P}/jobs/nope`), 404, 'Job nope not found')
+    const del = await req('DELETE', `${P}/jobs/j1`)
+    assert.equal(del.statusCode, 204)
+    assert.equal(del.body, '')
+    assertError(await req('DELETE', `${P}/jobs/j1`), 404, 'Job j1 not found')
+    for (const [method, suffix] of [['PATCH', ''], ['POST', '/pause'], ['POST', '/resume'], ['POST', '/run'], ['GET', '/runs'], ['GET', '/next']] as const) {
+      assertError(await req(method, `${P}/jobs/j1${suffix}`, method === 'PATCH' ? { name: 'x' } : undefined), 404, 'Job j1 not found')
+    }
+    const replaced = assertJob(await req('POST', `${P}/jobs`, { id: 'j2', func: 'hello', trigger: 'interval', hours: 1 }))
+    const again = assertJob(await req('POST', `${P}/jobs`, { id: 'j2', func: 'hello', trigger: 'interval', hours: 2, replace_existing: true }))
+    assert.equal(replaced.hours, 1)
+    assert.equal(again.hours, 2)
+    await app.close()
+  })
+
+  test('job JSON: dates round-trip byte for byte, fractions as 6 digits, interval and cron output forms', async () => {
+    const { app } = await build()
+    const req = requester(app)
+    let job = assertJob(await req('POST', `${P}/jobs`, { id: 'd', func: 'hello', trigger: 'date', run_date: '2027-11-24T00:00:00+00:00' }))
+    assert.equal(job.run_date, '2027-11-24T00:00:00+00:00')
+    assert.equal(job.next_run_time, '2030-01-01T00:00:00+00:00', 'a past date fires once, now')
+    job = assertJob(await req('POST', `${P}/jobs`, { id: 'f', func: 'hello', trigger: 'date', run_date: '2030-05-06T07:08:09.25', timezone: 'Europe/Berlin' }))
+    assert.equal(job.run_date, '2030-05-06T07:08:09.250000+02:00')
+    assert.equal(job.next_run_time, '2030-05-06T07:08:09.250000+02:00')
+    assert.equal(job.timezone, 'Europe/Berlin')
+
+    job = assertJob(await req('POST', `${P}/jobs`, { id: 'i', func: 'hello', trigger: 'interval', days: 8 }))
+    assert.equal(job.weeks, 1)
+    assert.equal(job.days, 1)
+    for (const k of ['hours', 'minutes', 'seconds', 'end_date']) assert.ok(!(k in job), `${k} left out`)
+
+    job = assertJob(await req('POST', `${P}/jobs`, { id: 'c', func: 'hello', trigger: 'cron', hour: 3, day_of_week: 'mon-fri' }))
+    assert.equal(job.hour, '3')
+    assert.equal(job.day_of_week, 'mon-fri')
+    for (const k of ['year', 'month', 'day', 'week', 'minute', 'second', 'crontab', 'start_date']) assert.ok(!(k in job), `default-filled ${k} left out`)
+    assert.equal(job.source, 'api')
+
+    job = assertJob(await req('POST', `${P}/jobs`, { id: 'legacy', func: 'hello', trigger: { type: 'cron', minute: '*/5' } }))
+    assert.equal(job.trigger, 'cron')
+    assert.equal(job.minute, '*/5')
+
+    job = assertJob(await req('POST', `${P}/jobs`, { id: 'tab', func: 'hello', trigger: 'cron', crontab: '0 9 * * 1' }))
+    assert.equal(job.crontab, '0 9 * * 1')
+
+    app.scheduler.task('code', () => {})
+    await app.scheduler.addJob({ id: 'from-code', func: 'code', trigger: 'interval', hours: 1 })
+    assert.equal(assertJob(await req('GET', `${P}/jobs/from-code`)).source, 'code')
+
+    job = assertJob(await req('POST', `${P}/jobs`, { id: 'paused-at-add', func: 'hello', trigger: 'interval', hours: 1, next_run_time: null }))
+    assert.equal(job.paused, true)
+    assert.equal(job.next_run_time, null)
+    await app.close()
+  })
+
+  test('GET P/jobs: by next run with paused last, filters, limit/offset, X-Total-Count', async () => {
+    const { app } = await build()
+    const req = requester(app)
+    await req('POST', `${P}/jobs`, { id: 'late', func: 'hello', trigger: 'interval', hours: 3 })
+    await req('POST', `${P}/jobs`, { id: 'early', func: 'hello', trigger: 'interval', hours: 1 })
+    await req('POST', `${P}/jobs`, { id: 'mid', func: 'fail', trigger: 'interval', hours: 2 })
+    await req('POST', `${P}/jobs/early/pause`)
+    let res = await req('GET', `${P}/jobs`)
+    assert.equal(res.statusCode, 200)
+    assert.equal(res.headers['x-total-count'], '3')
+    assert.deepEqual(res.json().map((j: { id: string }) => j.id), ['mid', 'late', 'early'])
+    res = await req('GET', `${P}/jobs?limit=1&offset=1`)
+    assert.equal(res.headers['x-total-count'], '3')
+    assert.deepEqual(res.json().map((j: { id: string }) => j.id), ['late'])
+    res = await req('GET', `${P}/jobs?state=paused`)
+    assert.deepEqual(res.json().map((j: { id: string }) => j.id), ['early'])
+    assert.equal(res.headers['x-total-count'], '1')
+    res = await req('GET', `${P}/jobs?state=scheduled&func=fail`)
+    assert.deepEqual(res.json().map((j: { id: string }) => j.id), ['mid'])
+    res = await req('GET', `${P}/jobs?func=none`)
+    assert.deepEqual(res.json(), [])
+    assert.equal(res.headers['x-total-count'], '0')
+    assert.equal((await req('GET', `${P}/jobs?cachebuster=1`)).statusCode, 200, 'unknown query parameters are ignored')
+    assertError(await req('GET', `${P}/jobs?limit=-1`), 400, 'limit: must be an integer >= 0')
+    assertError(await req('GET', `${P}/jobs?limit=1.5`), 400, 'limit: must be an integer >= 0')
+    assertError(await req('GET', `${P}/jobs?limit=ten`), 400, 'limit: must be an integer >= 0')
+    assertError(await req('GET', `${P}/jobs?offset=x`), 400, 'offset: must be an integer >= 0')
+    assertError(await req('GET', `${P}/jobs?state=running`), 400, "state: must be one of 'scheduled', 'paused'")
+    assertError(await req('GET', `${P}/jobs?limit=1&limit=2`), 400, 'limit: must be given once')
+    await app.close()
+  })
+
+  test('pause with a reason, resume clears it; a paused job can be run by hand and stays paused', async () => {
+    const { app, calls } = await build()
+    const req = requester(app)
+    const added = assertJob(await req('POST', `${P}/jobs`, { id: 'p', func: 'hello', trigger: 'interval', hours: 1 }))
+    let job = assertJob(await req('POST', `${P}/jobs/p/pause`, { reason: 'maintenance window' }))
+    assert.equal(job.paused, true)
+    assert.equal(job.next_run_time, null)
+    assert.equal(job.paused_reason, 'maintenance window')
+    assert.equal(assertJob(await req('GET', `${P}/jobs/p`)).paused_reason, 'maintenance window')
+
+    job = assertJob(await req('POST', `${P}/jobs/p/run`))
+    assert.deepEqual(calls, ['p'])
+    assert.equal(job.paused, true, 'still paused after a manual run')
+    assert.equal(job.paused_reason, 'maintenance window')
+
+    job = assertJob(await req('POST', `${P}/jobs/p/resume`))
+    assert.equal(job.paused, false)
+    assert.equal(job.paused_reason, null)
+    assert.equal(job.next_run_time, added.next_run_time)
+
+    job = assertJob(await req('POST', `${P}/jobs/p/pause`))
+    assert.equal(job.paused_reason, null, 'the reason is optional')
+    job = assertJob(await req('POST', `${P}/jobs/p/pause`, '', { 'content-type': 'application/json' }))
+    assert.equal(job.paused, true, 'an empty JSON body is no body')
+    assertError(await req('POST', `${P}/jobs/p/pause`, { reason: 5 }), 400, 'reason: must be a string of at most 1024 characters or null')
+    assertError(await req('POST', `${P}/jobs/p/pause`, { reason: 'x'.repeat(1025) }), 400, /^reason: /)
+    assertError(await req('POST', `${P}/jobs/p/pause`, { why: 'x' }), 400, 'why: is not a known field')
+    await app.close()
+  })
+
+  test('run: 200 job after the run, recorded as manual, schedule untouched; 500 with the task error; 202 with wait=false', async () => {
+    const { app, calls, clock } = await build()
+    const req = requester(app)
+    const added = assertJob(await req('POST', `${P}/jobs`, { id: 'r', func: 'hello', trigger: 'interval', hours: 1 }))
+    const job = assertJob(await req('POST', `${P}/jobs/r/run`))
+    assert.deepEqual(calls, ['r'])
+    assert.equal(job.next_run_time, added.next_run_time, 'a manual run does not shift the schedule')
+    clock.jump(1000)
+
+    let res = await req('POST', `${P}/jobs/r/run?wait=false`)
+    assert.equal(res.statusCode, 202)
+    const { run_id: runId } = res.json()
+    assert.equal(typeof runId, 'string')
+    assert.deepEqual(Object.keys(res.json()), ['run_id'])
+    await app.scheduler.whenIdle()
+
+    res = await req('GET', `${P}/jobs/r/runs`)
+    assert.equal(res.statusCode, 200)
+    const runs = res.json()
+    assert.equal(runs.length, 2)
+    assert.ok(runs.every((r: unknown) => checkRun.Check(r)), res.body)
+    assert.equal(runs[0].run_id, runId, 'newest first')
+    assert.ok(runs.every((r: { trigger: string, status: string }) => r.trigger === 'manual' && r.status === 'success'))
+    assert.equal((await req('GET', `${P}/jobs/r/runs?limit=1`)).json().length, 1)
+    assertError(await req('GET', `${P}/jobs/r/runs?limit=0`), 400, 'limit: must be an integer >= 1')
+    assertError(await req('POST', `${P}/jobs/r/run?wait=maybe`), 400, 'wait: must be true or false')
+    assert.equal(assertJob(await req('GET', `${P}/jobs/r`)).next_run_time, added.next_run_time)
+
+    await req('POST', `${P}/jobs`, { id: 'bad', func: 'fail', trigger: 'interval', hours: 1 })
+    assertError(await req('POST', `${P}/jobs/bad/run`), 500, 'the task broke')
+    const [failed] = (await req('GET', `${P}/jobs/bad/runs`)).json()
+    assert.equal(failed.status, 'error')
+    assert.equal(failed.error.name, 'TypeError')
+    assert.equal(failed.error.message, 'the task broke')
+    await app.close()
+  })
+
+  test('GET P/jobs/:id/next: a bare array of ISO strings, count 1..100, default 5', async () => {
+    const { app } = await build()
+    const req = requester(app)
+    await req('POST', `${P}/jobs`, { id: 'n', func: 'hello', trigger: 'cron', hour: '*/6', timezone: 'America/New_York' })
+    let res = await req('GET', `${P}/jobs/n/next?count=3`)
+    assert.equal(res.statusCode, 200)
+    assert.deepEqual(res.json(), ['2030-01-01T00:00:00-05:00', '2030-01-01T06:00:00-05:00', '2030-01-01T12:00:00-05:00'])
+    res = await req('GET', `${P}/jobs/n/next`)
+    assert.equal(res.json().length, 5)
+    assert.equal((await req('GET', `${P}/jobs/n/next?count=100`)).json().length, 100)
+    for (const bad of ['0', '101', 'abc', '2.5', '']) {
+      assertError(await req('GET', `${P}/jobs/n/next?count=${bad}`), 400, 'count: must be an integer from 1 to 100')
+    }
+    await app.close()
+  })
+
+  test('PATCH: validated whole, applied atomically; trigger fields merge into the current trigger', async () => {
+    const { app } = await build()
+    const req = requester(app)
+    const added = assertJob(await req('POST', `${P}/jobs`, { id: 'x', func: 'hello', trigger: 'cron', hour: 3, minute: 15 }))
+    let job = assertJob(await req('PATCH', `${P}/jobs/x`, { name: 'renamed', hour: 4, max_instances: 2 }))
+    assert.equal(job.name, 'renamed')
+    assert.equal(job.hour, '4')
+    assert.equal(job.minute, '15', 'merged into the current trigger')
+    assert.equal(job.max_instances, 2)
+    assert.equal(job.next_run_time, '2030-01-01T04:15:00+00:00')
+    const before = (await req('GET', `${P}/jobs/x`)).body
+    const bad: Array<[unknown, string]> = [
+      [{ name: 'ok', max_instances: 0 }, 'max_instances'],
+      [{ name: 'ok', coalesce: 'yes' }, 'coalesce'],
+      [{ name: 'ok', bogus: 1 }, 'bogus'],
+      [{ name: 'ok', func: 'os:system' }, 'func'],
+      [{ name: 'ok', id: 'other' }, 'id'],
+      [{ name: 'ok', jobstore: 'other' }, 'jobstore'],
+      [{ name: 'ok', hour: 25 }, 'hour'],
+      [{ name: 'ok', seconds: 5 }, 'seconds'],
+      [{ name: 'ok', timezone: 'Mars/Olympus' }, 'timezone'],
+      [{ name: 'ok', trigger: 'cron', day: 31, month: 2 }, 'trigger'],
+      [{ name: 'ok', kwargs: 'x' }, 'kwargs'],
+      [[1, 2], '']
+    ]
+    for (const [patch, field] of bad) {
+      const message = assertError(await req('PATCH', `${P}/jobs/x`, patch), 400)
+      if (field !== '') assert.ok(message.startsWith(`${field}: `) || message.startsWith(`trigger.${field}: `), `${JSON.stringify(patch)} → ${message}`)
+    }
+    assert.equal((await req('GET', `${P}/jobs/x`)).body, before, 'rejected patches changed nothing')
+    job = assertJob(await req('PATCH', `${P}/jobs/x`, { trigger: 'interval', hours: 2 }))
+    assert.equal(job.trigger, 'interval')
+    assert.equal(job.hours, 2)
+    assert.ok(!('hour' in job))
+    assert.notEqual(job.next_run_time, added.next_run_time)
+    await app.close()
+  })
+
+  test('bad input of every kind → 400 naming the field, and the job store is unchanged', async () => {
+    const { app } = await build()
+    const req = requester(app)
+    await req('POST', `${P}/jobs`, { id: 'keep', func: 'hello', trigger: 'interval', hours: 1 })
+    const before = (await req('GET', `${P}/jobs`)).body
+    const cases: Array<[unknown, string]> = [
+      [{ id: 'b', func: 'hello', max_instances: '2' }, 'max_instances'],
+      [{ id: 'b', func: 'hello', max_instances: 1.5 }, 'max_instances'],
+      [{ id: 'b', func: 'hello', coalesce: 'true' }, 'coalesce'],
+      [{ id: 'b', func: 'hello', misfire_grace_time: 0 }, 'misfire_grace_time'],
+      [{ id: 'b', func: 'hello', misfire_grace_time: '5' }, 'misfire_grace_time'],
+      [{ id: 'b', func: 'hello', name: 5 }, 'name'],
+      [{ id: 'b', func: 'hello', unknown_field: 1 }, 'unknown_field'],
+      [{ id: 'b', func: 'hello', trigger: 'date', hours: 1 }, 'hours'],
+      [{ id: 'b', func: 'nope' }, 'func'],
+      [{ id: 'b', func: 'os:system' }, 'func'],
+      [{ id: 'b', func: 'builtins:eval' }, 'func'],
+      [{ id: 'b' }, 'func'],
+      [{ id: 'b', func: 'hello', args: 'not-an-array' }, 'args'],
+      [{ id: 'b', func: 'hello', kwargs: [1] }, 'kwargs'],
+      [{ id: 'b', func: 'hello', timezone: 'Mars/Olympus' }, 'timezone'],
+      [{ id: 'b', func: 'hello', timezone: 5 }, 'timezone'],
+      [{ id: 'b', func: 'hello', trigger: 'weekly' }, 'trigger'],
+      [{ id: 'b', func: 'hello', trigger: { type: 'weekly' } }, 'trigger.type'],
+      [{ id: 'b', func: 'hello', trigger: 'interval' }, 'seconds'],
+      [{ id: 'b', func: 'hello', trigger: 'interval', seconds: -1 }, 'seconds'],
+      [{ id: 'b', func: 'hello', trigger: 'interval', seconds: '10' }, 'seconds'],
+      [{ id: 'b', func: 'hello', trigger: 'cron', hour: 25 }, 'hour'],
+      [{ id: 'b', func: 'hello', trigger: 'cron', day: 31, month: 2 }, 'trigger'],
+      [{ id: 'b', func: 'hello', trigger: 'cron', hour: true }, 'hour'],
+      [{ id: 'b', func: 'hello', trigger: 'date', run_date: 'tomorrow' }, 'run_date'],
+      [{ id: 'b', func: 'hello', trigger: 'date', run_date: '2030-02-30T00:00:00' }, 'run_date'],
+      [{ id: 'b', func: 'hello', trigger: 'date', run_date: '2027-03-28T02:30:00', timezone: 'Europe/Berlin' }, 'run_date'],
+      [{ id: 'b', func: 'hello', trigger: 'interval', hours: 1, jitter: -1 }, 'jitter'],
+      [{ id: 'b', func: 'hello', next_run_time: 'soon' }, 'next_run_time'],
+      [{ id: 'b', func: 'hello', jobstore: 'elsewhere' }, 'jobstore'],
+      [{ id: 'b', func: 'hello', executor: 'elsewhere' }, 'executor'],
+      [{ id: 'b', func: 'hello', replace_existing: 'yes' }, 'replace_existing'],
+      [{ id: '', func: 'hello' }, 'id'],
+      [{ id: 'x'.repeat(192), func: 'hello' }, 'id'],
+      [{ id: 7, func: 'hello' }, 'id']
+    ]
+    for (const [body, field] of cases) {
+      const message = assertError(await req('POST', `${P}/jobs`, body), 400)
+      assert.ok(message.startsWith(`${field}: `), `${JSON.stringify(body)} → ${message}`)
+    }
+    const raw: Array<[string, RegExp, Record<string, string>?]> = [
+      ['[1, 2]', /^a job must be a JSON object$/],
+      ['"hello"', /^a job must be a JSON object$/],
+      ['null', /^a job must be a JSON object$/],
+      ['', /^a job must be a JSON object$/],
+      ['{"id":"b","func":"hello","args":[1,}', /^body: is not valid JSON/],
+      ['{"id":"b","func":"hello","args":[NaN]}', /^body: is not valid JSON/],
+      ["{'id':'b'}", /^body: is not valid JSON/],
+      ['{"id":"b","func":"hello","kwargs":{"__proto__":{"polluted":true}}}', /^__proto__: /],
+      ['{"__proto__":{"polluted":true},"id":"b","func":"hello"}', /^__proto__: /],
+      ['{"id":"b","func":"hello","kwargs":{"constructor":{"prototype":{"polluted":true}}}}', /^constructor\.prototype: /]
+    ]
+    for (const [payload, message] of raw) {
+      assertError(await req('POST', `${P}/jobs`, payload, { 'content-type': 'application/json' }), 400, message)
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined)
+    const huge = JSON.stringify({ id: 'b', func: 'hello', name: 'x'.repeat(1_100_000) })
+    assertError(await req('POST', `${P}/jobs`, huge, { 'content-type': 'application/json' }), 413, 'Request body is too large')
+    assertError(await req('POST', `${P}/jobs`, '<job/>', { 'content-type': 'application/xml' }), 415, /^Unsupported Media Type/)
+    assertError(await req('POST', `${P}/jobs`, '{}', { 'content-type': 'bad content type' }), 415)
+    assert.equal((await req('GET', `${P}/jobs`)).body, before, 'nothing was added or changed')
+    assertError(await req('GET', `${P}/no-such-route`), 404, 'Route GET:/scheduler/no-such-route not found')
+    await app.close()
+  })
+
+  test('a JSON body is accepted without Content-Type and as text/plain; the host keeps its own text/plain parser', async () => {
+    const clock = new ManualClock(T0)
+    const app = Fastify()
+    const seen: Array<string | undefined> = []
+    app.addHook('onRequest', async (request) => { seen.push(request.headers['content-type']) })
+    app.post('/echo', async (request) => ({ type: typeof request.body, body: request.body }))
+    await app.register(scheduler, { apiEnabled: true, autoStart: false, clock, tasks: { hello: () => {} } })
+    await app.ready()
+    let res = await app.inject({ method: 'POST', url: `${P}/jobs`, payload: '{"id":"none","func":"hello"}' })
+    assertJob(res)
+    assert.deepEqual(seen, [undefined], 'sent without Content-Type')
+    res = await app.inject({ method: 'POST', url: `${P}/jobs`, payload: '{"id":"plain","func":"hello"}', headers: { 'content-type': 'text/plain; charset=utf-8' } })
+    assertJob(res)
+    res = await app.inject({ method: 'POST', url: '/echo', payload: '{"a":1}', headers: { 'content-type': 'text/plain' } })
+    assert.deepEqual(res.json(), { type: 'string', body: '{"a":1}' }, 'the host app still parses text/plain as text')
+    await app.close()
+  })
+
+  test('ids with /, %, spaces, unicode, ? and # and up to 191 UTF-16 units are addressable when URL-encoded', async () => {
+    const { app, calls } = await build()
+    const req = requester(app)
+    const ids = ['a/b', 'a%2Fb', '100%', 'with space', 'ünï©ødé ✓', 'q?x=1#frag', 'x'.repeat(191), `${'😀'.repeat(95)}z`, 'ü'.repeat(191), 'a/b/pause']
+    assert.equal(ids[7]?.length, 191)
+    for (const id of ids) {
+      const job = assertJob(await req('POST', `${P}/jobs`, { id, func: 'hello', trigger: 'interval', hours: 1 }))
+      assert.equal(job.id, id)
+    }
+    for (const id of ids) {
+      assert.equal(assertJob(await req('GET', enc(id))).id, id, `GET ${id}`)
+      assert.equal(assertJob(await req('PATCH', enc(id), { name: `n-${id}` })).name, `n-${id}`)
+      assert.equal(assertJob(await req('POST', `${enc(id)}/pause`, { reason: 'r' })).paused_reason, 'r')
+      assert.equal(assertJob(await req('POST', `${enc(id)}/resume`)).paused, false)
+      assert.equal(assertJob(await req('POST', `${enc(id)}/run`)).id, id)
+      assert.equal((await req('POST', `${enc(id)}/run?wait=false`)).statusCode, 202)
+      await app.scheduler.whenIdle()
+      const runs = await req('GET', `${enc(id)}/runs?limit=5`)
+      assert.equal(runs.statusCode, 200)
+      assert.equal(runs.json()[0].job_id, id)
+      assert.equal((await req('GET', `${enc(id)}/next?count=2`)).json().length, 2)
+      assertError(await req('GET', `${enc(id)}/next?count=0`), 400, 'count: must be an integer from 1 to 100')
+      assertError(await req('POST', `${enc(id)}/pause`, { reason: 1 }), 400, /^reason: /)
+    }
+    assert.equal(calls.length, ids.length * 2)
+    for (const id of ids) {
+      assert.equal((await req('DELETE', enc(id))).statusCode, 204, `DELETE ${id}`)
+      assertError(await req('GET', enc(id)), 404, `Job ${id} not found`)
+    }
+    // An unencoded slash is not part of an id.
+    assertError(await req('GET', `${P}/jobs/a/b`), 404, /^Route GET:/)
+    assertError(await req('GET', `${P}/jobs/${'y'.repeat(150)}/nope`), 404, /^Route GET:/)
+    await app.close()
+  })
+
+  test("apiPrefix '' serves the info route at GET / and leaves the host's routes and 404s alone", async () => {
+    const clock = new ManualClock(T0)
+    const app = Fastify()
+    app.get('/hello', async () => ({ hello: 'world' }))
+    await app.register(scheduler, { apiEnabled: true, apiPrefix: '', autoStart: false, clock, tasks: { hello: () => {} } })
+    await app.ready()
+    let res = await app.inject('/')
+    assert.equal(res.statusCode, 200)
+    assert.equal(res.json().jobs, 0)
+    assertJob(await app.inject({ method: 'POST', url: '/jobs', payload: { id: 'a/b', func: 'hello', trigger: 'interval', hours: 1 } }))
+    assert.equal(assertJob(await app.inject(`/jobs/a%2Fb`)).id, 'a/b')
+    const long = `${'ü'.repeat(150)}/x`
+    assertJob(await app.inject({ method: 'POST', url: '/jobs', payload: { id: long, func: 'hello' } }))
+    assert.equal(assertJob(await app.inject(`/jobs/${encodeURIComponent(long)}`)).id, long, 'long ids work without a prefix too')
+    res = await app.inject('/hello')
+    assert.deepEqual(res.json(), { hello: 'world' })
+    res = await app.inject('/unknown')
+    assert.equal(res.statusCode, 404)
+    assert.equal(res.json().error_message, undefined, "the host's own 404 handler answers")
+    await app.close()
+  })
+
+  test('endpointPrefix prefixes every operationId, so two schedulers fit one app', async () => {
+    const app = Fastify()
+    const ids: string[] = []
+    app.addHook('onRoute', (route) => {
+      const id = (route.schema as { operationId?: string } | undefined)?.operationId
+      if (id !== undefined && route.method !== 'HEAD') ids.push(id)
+    })
+    await app.register(scheduler, { apiEnabled: true, autoStart: false, clock: new ManualClock(T0) })
+    await app.register(scheduler, { apiEnabled: true, autoStart: false, clock: new ManualClock(T0), apiPrefix: '/reports', endpointPrefix: 'reports_', decorator: 'reports' })
+    await app.ready()
+    const names = ['getSchedulerInfo', 'addJob', 'getJobs', 'getJob', 'updateJob', 'deleteJob', 'pauseJob', 'resumeJob', 'runJob', 'getJobRuns',
+      'pauseScheduler', 'resumeScheduler', 'startScheduler', 'shutdownScheduler', 'getJobNextRunTimes', 'getHealth', 'getMetrics']
+    assert.deepEqual([...ids].sort(), [...names, ...names.map((n) => `reports_${n}`)].sort())
+    assert.equal((await app.inject('/reports')).statusCode, 200)
+    assert.equal((await app.inject('/scheduler')).statusCode, 200)
+    await app.close()
+  })
+})
