@@ -20,12 +20,17 @@ function pct (sorted: number[], p: number): number {
 }
 
 async function run (name: string, store: JobStore): Promise<void> {
-  const lags: number[] = []
+  const fires: Array<{ scheduled: number, lag: number }> = []
   const app = Fastify({ logger: false })
   await app.register(scheduler, {
     store,
     executors: { default: { maxConcurrency: CONCURRENCY } },
-    tasks: { noop: (ctx: TaskContext) => { lags.push(Date.now() - ctx.scheduledAt.getTime()) } }
+    tasks: {
+      noop: (ctx: TaskContext) => {
+        const scheduled = ctx.scheduledAt.getTime()
+        fires.push({ scheduled, lag: Date.now() - scheduled })
+      }
+    }
   })
   await app.ready()
   const start = Math.ceil(Date.now() / 1000) * 1000 + 3000
@@ -35,12 +40,18 @@ async function run (name: string, store: JobStore): Promise<void> {
   }
   const addMs = performance.now() - t0
   await new Promise((resolve) => setTimeout(resolve, start - Date.now()))
-  lags.length = 0
   const cpu0 = process.cpuUsage()
-  await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000 - 100))
+  await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000))
   const cpu = process.cpuUsage(cpu0)
-  const fired = lags.length
-  const sorted = [...lags].sort((a, b) => a - b)
+  // Fires scheduled in [start, start + SECONDS) are measured; wait for the last ones to start.
+  const end = start + SECONDS * 1000
+  const inWindow = (): Array<{ scheduled: number, lag: number }> => fires.filter((f) => f.scheduled >= start && f.scheduled < end)
+  for (let waited = 0; inWindow().length < JOBS * SECONDS && waited < 5000; waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const measured = inWindow()
+  const fired = measured.length
+  const sorted = measured.map((f) => f.lag).sort((a, b) => a - b)
   const missed = app.scheduler.metrics.runs.missed
   await app.close()
   const mem = process.memoryUsage()

@@ -12,22 +12,31 @@ export const MAX_INSTANT = new Date('9999-12-31T23:59:59.999Z').getTime()
 
 const EXAMPLE = 'must be an ISO 8601 date-time, e.g. 2030-05-06T07:08:09+00:00'
 
+// Zone objects of names already checked: luxon's validity check builds an Intl formatter per call,
+// too slow for every fire. Bounded, because names are matched case-insensitively by Intl.
+const zones = new Map<string, IANAZone>()
+const MAX_CACHED_ZONES = 1000
+
 export function isValidTimezone (tz: string): boolean {
-  return typeof tz === 'string' && tz.length > 0 && IANAZone.isValidZone(tz)
+  if (typeof tz !== 'string' || tz.length === 0) return false
+  if (zones.has(tz)) return true
+  if (!IANAZone.isValidZone(tz)) return false
+  zone(tz)
+  return true
 }
 
-const zones = new Map<string, IANAZone>()
 function zone (tz: string): IANAZone {
   let z = zones.get(tz)
   if (z === undefined) {
-    z = IANAZone.create(tz)
-    zones.set(tz, z)
+    z = new IANAZone(tz) // not IANAZone.create: its cache keeps every name ever asked, unbounded
+    if (z.isValid && zones.size < MAX_CACHED_ZONES) zones.set(tz, z)
   }
   return z
 }
 
 /** The zone's UTC offset at `ms`, in minutes (may be fractional for historic local mean time). */
 export function offsetAt (ms: number, timezone: string): number {
+  if (timezone === 'UTC') return 0
   return zone(timezone).offset(ms)
 }
 
