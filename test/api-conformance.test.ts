@@ -444,7 +444,7 @@ describe('REST API: jobs', () => {
     await app.close()
   })
 
-  test('a JSON body is accepted without Content-Type and as text/plain; the host keeps its own text/plain parser', async () => {
+  test('a JSON body is accepted without Content-Type, as text/plain and as curl -d sends it; the host keeps its own text/plain parser', async () => {
     const clock = new ManualClock(T0)
     const app = Fastify()
     const seen: Array<string | undefined> = []
@@ -457,6 +457,9 @@ describe('REST API: jobs', () => {
     assert.deepEqual(seen, [undefined], 'sent without Content-Type')
     res = await app.inject({ method: 'POST', url: `${P}/jobs`, payload: '{"id":"plain","func":"hello"}', headers: { 'content-type': 'text/plain; charset=utf-8' } })
     assertJob(res)
+    res = await app.inject({ method: 'POST', url: `${P}/jobs`, payload: '{"id":"form","func":"hello"}', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+    assertJob(res)
+    assert.deepEqual((await app.scheduler.getJobs()).map((job) => job.id).sort(), ['form', 'none', 'plain'])
     res = await app.inject({ method: 'POST', url: '/echo', payload: '{"a":1}', headers: { 'content-type': 'text/plain' } })
     assert.deepEqual(res.json(), { type: 'string', body: '{"a":1}' }, 'the host app still parses text/plain as text')
     await app.close()

@@ -351,8 +351,9 @@ function securityTransform (scheduler: Scheduler) {
 // ---------------------------------------------------------------- bodies
 
 /**
- * JSON is parsed the same way whatever the content type says: application/json, text/plain, or
- * none at all (Flask-APScheduler read bodies with `force=True`). Anything else is a 415.
+ * JSON is parsed the same way whatever the content type says: application/json, text/plain,
+ * application/x-www-form-urlencoded (what `curl -d` sends), or none at all (Flask-APScheduler read
+ * bodies with `force=True`). Anything else is a 415.
  */
 function registerBodyParsers (api: FastifyInstance): void {
   const parse = (_request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
@@ -362,11 +363,11 @@ function registerBodyParsers (api: FastifyInstance): void {
       done(err as Error)
     }
   }
-  for (const type of ['application/json', 'text/plain', '*']) {
+  const jsonTypes = ['application/json', 'text/plain', 'application/x-www-form-urlencoded']
+  for (const type of [...jsonTypes, '*']) {
     if (api.hasContentTypeParser(type)) api.removeContentTypeParser(type)
   }
-  api.addContentTypeParser('application/json', { parseAs: 'string' }, parse)
-  api.addContentTypeParser('text/plain', { parseAs: 'string' }, parse)
+  for (const type of jsonTypes) api.addContentTypeParser(type, { parseAs: 'string' }, parse)
   api.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     if (request.headers['content-type'] === undefined) { parse(request, body, done); return }
     done(Object.assign(new Error(`Unsupported Media Type: ${request.headers['content-type']}; send JSON (application/json)`), { statusCode: 415 }))
