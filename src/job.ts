@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { ValidationError } from './errors.js'
 import { assertJsonValue, hashOf } from './json-value.js'
 import type { TaskRegistry } from './tasks.js'
-import { isValidTimezone, formatDate, parseDateInput } from './time.js'
+import { canonicalTimezone, isValidTimezone, formatDate, parseDateInput } from './time.js'
 import { TRIGGER_FIELDS, applyJitter, compileTrigger, parseTriggerSpec, triggerToJSON } from './triggers/index.js'
-import type { JobRecord, JobSource, TriggerSpec, TriggerType } from './types.js'
+import { CRON_FIELDS, type JobRecord, type JobSource, type TriggerSpec, type TriggerType } from './types.js'
 
 /** A job as users write it: options, `addJob`, REST bodies. Trigger fields sit beside job fields. */
 export interface JobDefinition {
@@ -79,8 +79,7 @@ export interface NormalizedJob {
 export function normalizeJob (input: unknown, source: JobSource, ctx: NormalizeContext): NormalizedJob {
   const def = asPlainObject(input, '')
   const { type, fields } = splitTrigger(def, JOB_FIELDS)
-  const timezone = readTimezone(def.timezone ?? fields.timezone, ctx.timezone)
-  delete fields.timezone
+  const timezone = readTimezone(takeTimezone(def, fields), ctx.timezone)
 
   const id = def.id === undefined ? randomUUID().replace(/-/g, '') : readId(def.id)
   const name = def.name === undefined ? id : readString(def.name, 'name', 1, 1024)
@@ -147,9 +146,11 @@ export function patchJob (current: JobRecord, input: unknown, ctx: NormalizeCont
 
   let reschedule = false
   if (hasTrigger || triggerFieldsGiven) {
-    const timezone = readTimezone(patch.timezone ?? fields.timezone, current.trigger.timezone)
-    delete fields.timezone
+    const timezone = readTimezone(takeTimezone(patch, fields), current.trigger.timezone)
     const base = hasTrigger ? {} : givenTriggerFields(current.trigger)
+    // A crontab and the cron fields are two spellings of one schedule: giving one replaces the other.
+    if ('crontab' in fields) for (const f of CRON_FIELDS) delete base[f]
+    if (CRON_FIELDS.some((f) => f in fields)) delete base.crontab
     next.trigger = parseTriggerSpec(type, { ...base, ...fields }, { timezone, now: ctx.now })
     reschedule = true
   }
@@ -242,6 +243,16 @@ function splitTrigger (def: Record<string, unknown>, own: Set<string>, fallbackT
   return { type, fields }
 }
 
+/** The timezone beside the job fields or inside a legacy trigger object (removed from `fields`). */
+function takeTimezone (def: Record<string, unknown>, fields: Record<string, unknown>): unknown {
+  const inside = fields.timezone
+  delete fields.timezone
+  if (def.timezone !== undefined && inside !== undefined && def.timezone !== inside) {
+    throw new ValidationError('timezone', 'is given twice, with different values (inside and beside the trigger object)')
+  }
+  return def.timezone ?? inside
+}
+
 function asPlainObject (value: unknown, field: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ValidationError(field, field === '' ? 'a job must be a JSON object' : 'must be an object')
@@ -249,11 +260,14 @@ function asPlainObject (value: unknown, field: string): Record<string, unknown> 
   return value as Record<string, unknown>
 }
 
+/** Unpaired UTF-16 surrogates: such a string has no UTF-8 or URL-encoded form. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
 function readId (value: unknown): string {
-  if (typeof value !== 'string' || value.length < 1 || value.length > MAX_ID_LENGTH) {
-    throw new ValidationError('id', `must be a string of 1 to ${MAX_ID_LENGTH} characters`)
-  }
-  return value
+  const id = readString(value, 'id', 1, MAX_ID_LENGTH)
+  // The id must be addressable as /jobs/<encodeURIComponent(id)> and survive a UTF-8 store.
+  if (LONE_SURROGATE.test(id)) throw new ValidationError('id', 'must be valid Unicode text (it has an unpaired surrogate)')
+  return id
 }
 
 function readString (value: unknown, field: string, min: number, max: number): string {
@@ -293,7 +307,7 @@ function readAlias (value: unknown, field: string, known: readonly string[]): st
 function readTimezone (value: unknown, fallback: string): string {
   if (value === undefined || value === null) return fallback
   if (typeof value !== 'string' || !isValidTimezone(value)) throw new ValidationError('timezone', `must be an IANA time zone such as 'Europe/Berlin' or 'UTC' (got ${JSON.stringify(value)})`)
-  return value
+  return canonicalTimezone(value)
 }
 
 function readGrace (value: unknown): number | null {

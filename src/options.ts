@@ -5,7 +5,7 @@ import type { JobDefaults, JobDefinition } from './job.js'
 import type { AuthenticateFn } from './scheduler.js'
 import type { JobStore } from './store.js'
 import type { TaskFunction } from './tasks.js'
-import { isValidTimezone } from './time.js'
+import { canonicalTimezone, isValidTimezone } from './time.js'
 import { MemoryStore } from '../stores/memory.js'
 
 /** Plugin options (SPEC §2). Flask-APScheduler's config key each replaces is in brackets. */
@@ -70,7 +70,6 @@ export interface ResolvedOptions {
   clock: Clock | undefined
   maxSleepMs: number
   shutdownTimeoutMs: number
-  usesDefaultMemoryStore: boolean
 }
 
 const KNOWN = new Set(['store', 'jobstores', 'executors', 'jobDefaults', 'timezone', 'jobs', 'tasks', 'taskModules',
@@ -116,7 +115,6 @@ export function resolveOptions (raw: SchedulerPluginOptions | undefined): Resolv
 
   if (opts.store !== undefined && opts.jobstores !== undefined) fail('store', "and 'jobstores' cannot both be given; use 'jobstores: { default: store }'")
   let jobstores: Record<string, JobStore>
-  let usesDefaultMemoryStore = false
   if (opts.store !== undefined) {
     jobstores = { default: checkStore(opts.store, 'store') }
   } else if (opts.jobstores !== undefined) {
@@ -125,7 +123,6 @@ export function resolveOptions (raw: SchedulerPluginOptions | undefined): Resolv
     for (const [alias, store] of Object.entries(opts.jobstores)) jobstores[alias] = checkStore(store, `jobstores.${alias}`)
   } else {
     jobstores = { default: new MemoryStore() }
-    usesDefaultMemoryStore = true
   }
   if (new Set(Object.values(jobstores)).size !== Object.keys(jobstores).length) fail('jobstores', 'must not list the same store instance twice')
 
@@ -150,8 +147,9 @@ export function resolveOptions (raw: SchedulerPluginOptions | undefined): Resolv
     max_instances: jd.max_instances === undefined ? 1 : positiveInt(jd.max_instances, 'jobDefaults.max_instances')
   }
 
-  const timezone = opts.timezone ?? 'UTC'
-  if (typeof timezone !== 'string' || !isValidTimezone(timezone)) fail('timezone', `must be an IANA time zone such as 'UTC' or 'Europe/Berlin' (got ${JSON.stringify(timezone)})`)
+  const rawTimezone = opts.timezone ?? 'UTC'
+  if (typeof rawTimezone !== 'string' || !isValidTimezone(rawTimezone)) fail('timezone', `must be an IANA time zone such as 'UTC' or 'Europe/Berlin' (got ${JSON.stringify(rawTimezone)})`)
+  const timezone = canonicalTimezone(rawTimezone)
 
   const jobs = opts.jobs ?? []
   if (!Array.isArray(jobs)) fail('jobs', 'must be an array of job definitions')
@@ -219,8 +217,7 @@ export function resolveOptions (raw: SchedulerPluginOptions | undefined): Resolv
     decorator,
     clock,
     maxSleepMs: opts.maxSleepMs === undefined ? 1000 : positiveInt(opts.maxSleepMs, 'maxSleepMs', 10),
-    shutdownTimeoutMs: opts.shutdownTimeoutMs === undefined ? 10_000 : positiveInt(opts.shutdownTimeoutMs, 'shutdownTimeoutMs', 0),
-    usesDefaultMemoryStore
+    shutdownTimeoutMs: opts.shutdownTimeoutMs === undefined ? 10_000 : positiveInt(opts.shutdownTimeoutMs, 'shutdownTimeoutMs', 0)
   }
 }
 

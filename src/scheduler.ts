@@ -65,7 +65,7 @@ interface InFlight {
   run: RunRecord
   store: JobStore
   controller: AbortController
-  done: Promise<void>
+  done: Promise<unknown>
 }
 
 /**
@@ -190,7 +190,6 @@ export class Scheduler extends EventEmitter {
     if (this.#started) await this.shutdown({ wait: true })
     else await this.#stopRunning(true)
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe()
-    this.#clearRenewTimer()
     for (const store of Object.values(this.#stores)) await store.close()
     this.#opened = false
   }
@@ -426,23 +425,42 @@ export class Scheduler extends EventEmitter {
     this.#paused = (await this.#defaultStore().getSchedulerState()).paused
     let wakeAt: number | null = null
     for (const [alias, store] of Object.entries(this.#stores)) {
-      for (const run of await store.expireRuns(now)) this.#recordAbandoned(run)
-      if (!this.#paused) {
-        for (;;) {
-          const limit = Math.min(this.#freeSlots(), 100)
-          if (limit === 0) { this.#starved = true; break }
-          const acquired = await store.acquireDueJobs({ owner: this.nodeId, now, leaseMs: this.leaseMs, limit })
-          for (const claim of acquired) await this.#fire(store, alias, claim, now)
-          if (acquired.length < limit || !this.#started) break
-        }
+      // One failing store (or claim) must not hold back the others: it is retried in a second.
+      let next: number | null
+      try {
+        next = await this.#cycleStore(store, alias, now)
+      } catch (err) {
+        this.#log.error({ err, jobstore: alias }, 'job store failed in a scheduler cycle; retrying in a second')
+        next = this.clock.now() + 1000
       }
-      // Paused, due jobs stay due: only a resume (notified) or the sleep cap wakes us.
-      // Starved, the next free executor slot wakes us.
-      if (this.#paused || this.#starved) continue
-      const next = await store.nextWakeTime(now)
       if (next !== null && (wakeAt === null || next < wakeAt)) wakeAt = next
     }
     if (this.#started) this.#arm(wakeAt)
+  }
+
+  /** Expires lapsed runs, claims and fires due jobs of one store; returns when it next needs a look. */
+  async #cycleStore (store: JobStore, jobstore: string, now: number): Promise<number | null> {
+    for (const run of await store.expireRuns(now)) this.#recordAbandoned(run)
+    if (!this.#paused) {
+      for (;;) {
+        const limit = Math.min(this.#freeSlots(), 100)
+        if (limit === 0) { this.#starved = true; break }
+        const acquired = await store.acquireDueJobs({ owner: this.nodeId, now, leaseMs: this.leaseMs, limit })
+        for (const claim of acquired) {
+          try {
+            await this.#fire(store, jobstore, claim, now)
+          } catch (err) {
+            // Its claim stays until it lapses (leaseMs), then the job is taken over; the other claims go on now.
+            this.#log.error({ err, jobId: claim.job.id, jobstore }, 'could not fire a claimed job')
+          }
+        }
+        if (acquired.length < limit || !this.#started) break
+      }
+    }
+    // Paused, due jobs stay due: only a resume (notified) or the sleep cap wakes us.
+    // Starved, the next free executor slot wakes us.
+    if (this.#paused || this.#starved) return null
+    return await store.nextWakeTime(now)
   }
 
   /** Sleeps until `target` (capped); an early timer re-arms for the rest instead of skipping. */
@@ -462,7 +480,8 @@ export class Scheduler extends EventEmitter {
     const now = this.clock.now()
     if (target !== null && now < target) {
       // Node timers may fire a little early; wait out the remainder rather than treat it as "not due".
-      this.#timer = this.clock.setTimeout(() => this.#onTimer(), target - now)
+      // Re-armed through #arm, so a wall clock stepped back still sleeps at most maxSleepMs.
+      this.#arm(target)
       return
     }
     this.#wake()
@@ -491,7 +510,7 @@ export class Scheduler extends EventEmitter {
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
     const runnable: number[] = []
     const missed: number[] = []
-    let missedUnrecorded = 0
+    let skippedAhead = false
     let nominal: number | null = job.next_fire_time ?? job.next_run_time
     let dueAt = job.next_run_time ?? nominal // jitter applies to the first fire only
     let seen = 0
@@ -504,16 +523,17 @@ export class Scheduler extends EventEmitter {
     }
     if (nominal !== null && nominal <= now) {
       // A very long outage: skip ahead instead of enumerating every fire.
-      const resumeAt = trigger.first(now)
-      missedUnrecorded = 1
-      nominal = resumeAt
+      nominal = trigger.first(now)
+      skippedAhead = true
     }
     const toRun = job.coalesce && runnable.length > 1 ? runnable.slice(-1) : runnable
     const available = Math.max(0, job.max_instances - claim.running)
     const starting = toRun.slice(0, available)
     const blocked = toRun.slice(available)
 
-    const nextRun = nominal === null ? null : applyJitter(nominal, trigger.next(nominal), job.trigger.type === 'date' ? null : job.trigger.jitter)
+    const jitter = job.trigger.type === 'date' ? null : job.trigger.jitter
+    // The fire after next only bounds the jitter: not computed for the (usual) job without one.
+    const nextRun = nominal === null || jitter === null || jitter <= 0 ? nominal : applyJitter(nominal, trigger.next(nominal), jitter)
     const runs = starting.map((at) => this.#newRun(job, at, now, 'scheduled'))
     const missedRuns = missed.slice(-MAX_MISSED_RECORDS).map((at) => this.#missedRun(job, at, now))
     const written = await store.releaseJob(job.id, this.nodeId, {
@@ -530,8 +550,8 @@ export class Scheduler extends EventEmitter {
       this.metrics.recordRun('missed')
       this.emit('job_missed', { job_id: job.id, jobstore, scheduled_run_time: new Date(at) })
     }
-    if (missed.length > 0 || missedUnrecorded > 0) {
-      this.#log.warn({ jobId: job.id, missed: missed.length, skippedAhead: missedUnrecorded > 0 }, 'job fires missed (later than misfire_grace_time)')
+    if (missed.length > 0 || skippedAhead) {
+      this.#log.warn({ jobId: job.id, missed: missed.length, skippedAhead }, 'job fires missed (later than misfire_grace_time)')
     }
     for (const at of blocked) {
       this.metrics.maxInstancesSkips++
@@ -580,7 +600,7 @@ export class Scheduler extends EventEmitter {
     const controller = new AbortController()
     let resolveDone!: (outcome: { error: RunRecord['error'] }) => void
     const done = new Promise<{ error: RunRecord['error'] }>((resolve) => { resolveDone = resolve })
-    const flight: InFlight = { run, store, controller, done: done.then(() => {}) }
+    const flight: InFlight = { run, store, controller, done }
     this.#inflight.set(run.run_id, flight)
     this.#ensureRenewal()
     this.emit('job_submitted', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at) })
@@ -599,13 +619,18 @@ export class Scheduler extends EventEmitter {
   }
 
   async #execute (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, dueAt: number, controller: AbortController): Promise<{ error: RunRecord['error'] }> {
+    if (controller.signal.aborted) {
+      // Abandoned (shutdown, or its lease was lost) while it waited for a slot: it never starts.
+      return { error: { name: 'AbortError', message: 'the run was abandoned before it started', stack: null } }
+    }
     const startedAt = this.clock.now()
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
     if (run.trigger === 'scheduled' && startedAt - dueAt > graceMs) {
-      // It waited in a busy executor past its grace.
-      await this.#finish(store, run, { status: 'missed', started_at: null, finished_at: startedAt, error: null, duration_ms: null, lag_ms: null })
-      this.metrics.recordRun('missed')
-      this.emit('job_missed', { job_id: job.id, jobstore, scheduled_run_time: new Date(run.scheduled_at) })
+      // It waited in a busy executor past its grace. Fenced like any result: a lost lease records nothing.
+      if (await store.finishRun(run.run_id, this.nodeId, { status: 'missed', started_at: null, finished_at: startedAt, error: null, duration_ms: null, lag_ms: null })) {
+        this.metrics.recordRun('missed')
+        this.emit('job_missed', { job_id: job.id, jobstore, scheduled_run_time: new Date(run.scheduled_at) })
+      }
       return { error: null }
     }
     const lag = startedAt - run.scheduled_at
@@ -640,7 +665,7 @@ export class Scheduler extends EventEmitter {
       duration_ms: finishedAt - startedAt,
       lag_ms: lag
     }
-    if (!await this.#finish(store, run, result)) {
+    if (!await store.finishRun(run.run_id, this.nodeId, result)) {
       log.warn('run finished after its lease was lost; its result is not recorded')
       return { error }
     }
@@ -652,10 +677,6 @@ export class Scheduler extends EventEmitter {
       this.emit('job_error', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), error })
     }
     return { error }
-  }
-
-  async #finish (store: JobStore, run: RunRecord, result: RunResult): Promise<boolean> {
-    return await store.finishRun(run.run_id, this.nodeId, result)
   }
 
   #recordAbandoned (run: RunRecord): void {

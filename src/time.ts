@@ -25,6 +25,21 @@ export function isValidTimezone (tz: string): boolean {
   return true
 }
 
+/**
+ * The zone's own spelling of a name Intl accepted in another case ('europe/berlin' →
+ * 'Europe/Berlin'), so jobs report a proper IANA name. Aliases keep the name given.
+ */
+export function canonicalTimezone (tz: string): string {
+  if (!isValidTimezone(tz)) return tz
+  let resolved: string
+  try {
+    resolved = new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone
+  } catch {
+    return tz
+  }
+  return resolved !== tz && resolved.toLowerCase() === tz.toLowerCase() ? resolved : tz
+}
+
 function zone (tz: string): IANAZone {
   let z = zones.get(tz)
   if (z === undefined) {
@@ -107,8 +122,8 @@ export function resolveLocal (
 
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?)?)?$/
 
-function daysInMonth (y: number, mo: number): number {
-  return new Date(utcMs(y, mo + 1, 0)).getUTCDate()
+export function daysInMonth (y: number, month: number): number {
+  return month === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!
 }
 
 function pad (n: number, width = 2): string {
@@ -123,11 +138,11 @@ export function parseDateInput (value: unknown, timezone: string, field: string)
   if (value instanceof Date) {
     const t = value.getTime()
     if (!Number.isFinite(t)) throw new ValidationError(field, 'is an invalid Date')
-    return checkRange(t, field)
+    return checkRange(t, field, timezone)
   }
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new ValidationError(field, `${EXAMPLE} or epoch milliseconds`)
-    return checkRange(Math.floor(value), field)
+    return checkRange(Math.floor(value), field, timezone)
   }
   if (typeof value !== 'string') throw new ValidationError(field, EXAMPLE)
   const text = value.trim()
@@ -148,7 +163,7 @@ export function parseDateInput (value: unknown, timezone: string, field: string)
       if (oh > 23 || om > 59 || os > 59) throw new ValidationError(field, `'${value}' has an invalid UTC offset`)
       offsetMs = (sign === '-' ? -1 : 1) * ((oh * 60 + om) * 60 + os) * 1000
     }
-    return checkRange(utcMs(y, mo, d, h, mi, s, msPart) - offsetMs, field)
+    return checkRange(utcMs(y, mo, d, h, mi, s, msPart) - offsetMs, field, timezone)
   }
   if (!isValidTimezone(timezone)) throw new ValidationError('timezone', `'${timezone}' is not a valid IANA time zone`)
   const r = resolveLocal(timezone, y, mo, d, h, mi, s, msPart)
@@ -156,11 +171,18 @@ export function parseDateInput (value: unknown, timezone: string, field: string)
     const wall = `${pad(y, 4)}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}`
     throw new ValidationError(field, `${wall} does not exist in ${timezone} (daylight saving time gap); give an explicit UTC offset or another time`)
   }
-  return checkRange(r.ms, field)
+  return checkRange(r.ms, field, timezone)
 }
 
-function checkRange (ms: number, field: string): number {
-  if (ms < MIN_INSTANT || ms > MAX_INSTANT) throw new ValidationError(field, 'is outside the years 0001-9999')
+/**
+ * Years 0001-9999, both as an instant and as wall time in the zone the date is written back in
+ * (`9999-12-31T23:00:00Z` would come out as year 10000 in Tokyo and could not be sent again).
+ */
+function checkRange (ms: number, field: string, timezone: string): number {
+  const year = ms < MIN_INSTANT || ms > MAX_INSTANT || !isValidTimezone(timezone) ? null : wallTime(ms, timezone).year
+  if (year === null ? ms < MIN_INSTANT || ms > MAX_INSTANT : year < 1 || year > 9999) {
+    throw new ValidationError(field, `is outside the years 0001-9999${year === null || timezone === 'UTC' ? '' : ` (in ${timezone})`}`)
+  }
   return ms
 }
 

@@ -69,6 +69,9 @@ type Listener = (change: StoreChange) => void
 /** Listeners per database file, so every SqliteStore on one file in this process hears the others. */
 const channels = new Map<string, Set<Listener>>()
 
+/** ':memory:' and '' (a temporary file) name a database private to its connection: nothing to share. */
+const isPrivate = (path: string): boolean => path === ':memory:' || path === ''
+
 function prepareAll (db: Db) {
   const p = (sql: string): Stmt => db.prepare(sql)
   return {
@@ -132,7 +135,7 @@ export class SqliteStore implements JobStore {
   constructor ({ path, busyTimeoutMs = 5000 }: SqliteStoreOptions) {
     this.path = path
     this.busyTimeoutMs = busyTimeoutMs
-    this.#channelKey = path === ':memory:' || path === '' ? `${path}#${Math.random()}` : resolve(path)
+    this.#channelKey = isPrivate(path) ? `${path}#${Math.random()}` : resolve(path)
   }
 
   async open (): Promise<void> {
@@ -145,7 +148,7 @@ export class SqliteStore implements JobStore {
     const Database = await loadDriver()
     const db = new Database(this.path, { timeout: this.busyTimeoutMs })
     try {
-      await setWal(db, this.busyTimeoutMs)
+      if (!isPrivate(this.path)) await setWal(db, this.busyTimeoutMs) // WAL only matters to other connections
       db.pragma('synchronous = NORMAL')
       migrate(db)
       this.#s = prepareAll(db)

@@ -2,7 +2,10 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
 import { Compile } from 'typebox/compile'
-import scheduler, { ManualClock, type SchedulerPluginOptions, type TaskContext } from '../src/index.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import scheduler, { ManualClock, SqliteStore, type SchedulerPluginOptions, type TaskContext } from '../src/index.js'
 import * as S from '../src/api/schemas.js'
 
 const T0 = Date.UTC(2030, 0, 1)
@@ -538,5 +541,350 @@ describe('REST API: jobs', () => {
     assert.equal((await app.inject('/reports')).statusCode, 200)
     assert.equal((await app.inject('/scheduler')).statusCode, 200)
     await app.close()
+  })
+})
+
+describe('REST API: conformance details', () => {
+  /** Drives every route of SPEC §6 once under `prefix`, asserting each success status. */
+  async function driveEveryRoute (app: FastifyInstance, prefix: string, headers: Record<string, string> = {}): Promise<void> {
+    const call = async (method: InjectOptions['method'], path: string, payload?: unknown): Promise<LightMyRequestResponse> =>
+      await app.inject({ method, url: `${prefix}${path}`, headers, ...(payload === undefined ? {} : { payload: payload as string }) })
+    const job = `/jobs/${encodeURIComponent('a/b ü')}`
+    let res = await call('GET', prefix === '' ? '/' : '')
+    assert.equal(res.statusCode, 200, res.body)
+    assert.ok(checkInfo.Check(res.json()))
+    assertJob(await call('POST', '/jobs', { id: 'a/b ü', func: 'hello', trigger: 'interval', hours: 1 }))
+    res = await call('GET', '/jobs')
+    assert.equal(res.statusCode, 200)
+    assert.equal(res.headers['x-total-count'], '1')
+    assertJob(await call('GET', job))
+    assert.equal(assertJob(await call('PATCH', job, { name: 'renamed' })).name, 'renamed')
+    assert.equal(assertJob(await call('POST', `${job}/pause`, { reason: 'r' })).paused_reason, 'r')
+    assert.equal(assertJob(await call('POST', `${job}/resume`)).paused, false)
+    assertJob(await call('POST', `${job}/run`))
+    assert.equal((await call('POST', `${job}/run?wait=false`)).statusCode, 202)
+    await app.scheduler.whenIdle()
+    res = await call('GET', `${job}/runs`)
+    assert.equal(res.statusCode, 200)
+    assert.equal(res.json().length, 2)
+    res = await call('GET', `${job}/next?count=2`)
+    assert.deepEqual(res.json(), ['2030-01-01T01:00:00+00:00', '2030-01-01T02:00:00+00:00'])
+    for (const action of ['/start', '/pause', '/resume', '/shutdown']) {
+      res = await call('POST', action)
+      assert.equal(res.statusCode, 204, `${action}: ${res.body}`)
+    }
+    assert.equal((await call('GET', '/health')).statusCode, 200)
+    res = await call('GET', '/metrics')
+    assert.equal(res.statusCode, 200)
+    assert.match(res.body, /^apscheduler_job_runs_total\{outcome="success"\} 2$/m)
+    for (const line of [/^apscheduler_job_runs_total\{outcome="(error|missed|abandoned)"\} 0$/m, /^apscheduler_job_misfires_total 0$/m,
+      /^apscheduler_lease_takeovers_total 0$/m, /^apscheduler_fire_lag_seconds_bucket\{le="\+Inf"\} \d+$/m, /^apscheduler_fire_lag_seconds_count \d+$/m]) {
+      assert.match(res.body, line)
+    }
+    assert.equal((await call('DELETE', job)).statusCode, 204)
+    assertError(await call('GET', job), 404, 'Job a/b ü not found')
+  }
+
+  test('every route works under a nested apiPrefix and under the empty prefix, where auth covers only the scheduler', async () => {
+    const built = await build({ apiPrefix: '/api/v1/jobs-admin' })
+    await driveEveryRoute(built.app, '/api/v1/jobs-admin')
+    assert.equal((await built.app.inject(P)).statusCode, 404, 'the default prefix is not served as well')
+    await built.app.close()
+
+    const basic = `Basic ${Buffer.from('admin:pw').toString('base64')}`
+    const app = Fastify()
+    app.get('/hello', async () => ({ hello: 'world' }))
+    await app.register(scheduler, {
+      apiEnabled: true, apiPrefix: '', autoStart: false, clock: new ManualClock(T0), tasks: { hello: () => {} },
+      auth: { authenticate: ({ username, password }) => username === 'admin' && password === 'pw' }
+    })
+    await app.ready()
+    for (const url of ['/', '/jobs', '/jobs/x', '/jobs/x/runs', '/health', '/metrics']) {
+      const res = await app.inject(url)
+      assertError(res, 401)
+      assert.equal(res.headers['www-authenticate'], 'Basic realm="Authentication Required"')
+    }
+    assert.deepEqual((await app.inject('/hello')).json(), { hello: 'world' }, "the host's routes stay open")
+    const missing = await app.inject('/not-a-route')
+    assert.equal(missing.statusCode, 404, "the host's 404 stays the host's")
+    assert.equal(missing.headers['www-authenticate'], undefined)
+    await driveEveryRoute(app, '', { authorization: basic })
+    await app.close()
+  })
+
+  test('wrong types, non-JSON numbers, legacy triggers, module paths, bad zones, impossible cron and nonexistent dates → 400 naming the field; nothing stored', async () => {
+    const { app } = await build()
+    const req = requester(app)
+    await req('POST', `${P}/jobs`, { id: 'keep', func: 'hello', trigger: 'interval', hours: 1 })
+    const before = (await req('GET', `${P}/jobs`)).body
+    const job = (extra: Record<string, unknown>): Record<string, unknown> => ({ id: 'b', func: 'hello', ...extra })
+    const cases: Array<[unknown, string]> = [
+      // wrong types
+      [job({ args: { a: 1 } }), 'args'],
+      [job({ kwargs: 5 }), 'kwargs'],
+      [job({ trigger: 'interval', hours: 1, jitter: '5' }), 'jitter'],
+      [job({ trigger: 'date', run_date: true }), 'run_date'],
+      [job({ trigger: 'date', run_date: 1893456000000 }), 'run_date'],
+      [job({ trigger: 'interval', hours: 1, start_date: 0 }), 'start_date'],
+      [job({ trigger: { type: 'cron', hour: 1, end_date: 2000000000000 } }), 'end_date'],
+      [job({ next_run_time: 1893456000000 }), 'next_run_time'],
+      [job({ trigger: null }), 'trigger'],
+      [job({ trigger: ['cron'] }), 'trigger'],
+      [job({ executor: null }), 'executor'],
+      [job({ coalesce: 1 }), 'coalesce'],
+      // legacy trigger objects
+      [job({ trigger: { hours: 1 } }), 'trigger.type'],
+      [job({ trigger: { type: 'toString' } }), 'trigger.type'],
+      [job({ trigger: { type: 'cron', foo: 1 } }), 'trigger.foo'],
+      [job({ trigger: { type: 'date', hours: 1 } }), 'trigger.hours'],
+      [job({ trigger: { type: 'interval', hours: 1 }, hours: 2 }), 'hours'],
+      [job({ trigger: { type: 'cron', hour: 1, timezone: 'Bad/Zone' } }), 'timezone'],
+      [job({ trigger: { type: 'cron', hour: 1, timezone: 'Europe/Berlin' }, timezone: 'UTC' }), 'timezone'],
+      // module paths, code and prototype names as func
+      [job({ func: './test/fixtures/task-module.ts:job1' }), 'func'],
+      [job({ func: 'test/fixtures/task-module.ts' }), 'func'],
+      [job({ func: '/etc/passwd' }), 'func'],
+      [job({ func: 'node:child_process:execSync' }), 'func'],
+      [job({ func: 'file:///tmp/evil.mjs' }), 'func'],
+      [job({ func: 'child_process.exec' }), 'func'],
+      [job({ func: 'toString' }), 'func'],
+      [job({ func: 'constructor' }), 'func'],
+      [job({ func: '__proto__' }), 'func'],
+      [job({ func: '' }), 'func'],
+      [job({ func: ['hello'] }), 'func'],
+      // bad time zones
+      [job({ timezone: '' }), 'timezone'],
+      [job({ timezone: 'Europe/Nowhere' }), 'timezone'],
+      [job({ timezone: '+05:00' }), 'timezone'],
+      [job({ timezone: { name: 'UTC' } }), 'timezone'],
+      // impossible cron
+      [job({ trigger: 'cron', hour: '5-3' }), 'hour'],
+      [job({ trigger: 'cron', minute: '*/0' }), 'minute'],
+      [job({ trigger: 'cron', second: 60 }), 'second'],
+      [job({ trigger: 'cron', day: 0 }), 'day'],
+      [job({ trigger: 'cron', week: 54 }), 'week'],
+      [job({ trigger: 'cron', month: 'smarch' }), 'month'],
+      [job({ trigger: 'cron', day_of_week: 'funday' }), 'day_of_week'],
+      [job({ trigger: 'cron', hour: 1.5 }), 'hour'],
+      [job({ trigger: 'cron', year: 2020 }), 'trigger'],
+      [job({ trigger: 'cron', day: 31, month: 'apr,jun,sep,nov' }), 'trigger'],
+      [job({ trigger: 'cron', hour: 5, end_date: '2030-01-01T01:00:00' }), 'trigger'],
+      [job({ trigger: 'cron', crontab: '* * *' }), 'crontab'],
+      [job({ trigger: 'cron', crontab: '0 0 30 2 *' }), 'trigger'],
+      [job({ trigger: 'cron', crontab: '0 0 * * *', hour: 1 }), 'crontab'],
+      [job({ trigger: 'interval', hours: 1, end_date: '2029-01-01' }), 'end_date'],
+      // dates that do not exist
+      [job({ trigger: 'interval', hours: 1, start_date: '2031-02-29T00:00:00' }), 'start_date'],
+      [job({ trigger: 'interval', hours: 1, end_date: '2031-13-01' }), 'end_date'],
+      [job({ trigger: 'date', run_date: '2031-01-01T24:00:00' }), 'run_date'],
+      [job({ trigger: 'date', run_date: '2031-06-31' }), 'run_date'],
+      [job({ trigger: 'date', run_date: '2031-01-01T10:61:00' }), 'run_date'],
+      [job({ trigger: 'date', run_date: '0000-01-01' }), 'run_date'],
+      [job({ trigger: 'date', run_date: '2031-01-01T00:00:00+24:00' }), 'run_date'],
+      [job({ trigger: 'date', run_date: '9999-12-31T23:00:00+00:00', timezone: 'Asia/Tokyo' }), 'run_date'],
+      [job({ trigger: 'date', run_date: '2031-03-09T02:30:00', timezone: 'America/New_York' }), 'run_date'],
+      [job({ next_run_time: '2030-03-31T02:30:00', timezone: 'Europe/Berlin' }), 'next_run_time'],
+      [job({ trigger: 'cron', hour: 1, start_date: '2030-03-31T02:00:00', timezone: 'Europe/Berlin' }), 'start_date']
+    ]
+    for (const [body, field] of cases) {
+      const message = assertError(await req('POST', `${P}/jobs`, body), 400)
+      assert.ok(message.startsWith(`${field}: `), `${JSON.stringify(body)} → ${message}`)
+    }
+    const json = { 'content-type': 'application/json' }
+    const raw: Array<[string, RegExp]> = [
+      ['{"id":"b","func":"hello","args":[1e400]}', /^args\[0\]: must be a finite number/],
+      ['{"id":"b","func":"hello","kwargs":{"n":-1e999}}', /^kwargs\.n: must be a finite number/],
+      ['{"id":"b","func":"hello","max_instances":1e400}', /^max_instances: /],
+      ['{"id":"b","func":"hello","trigger":"interval","hours":1e400}', /^hours: /],
+      ['{"id":"b","func":"hello","trigger":"cron","hour":1e400}', /^hour: /],
+      ['{"id":"b","func":"hello","trigger":"interval","weeks":1e300}', /^weeks: the interval is too long/],
+      [`{"id":"b","func":"hello","kwargs":{"a":${'['.repeat(100)}${']'.repeat(100)}}}`, /^kwargs\.a(\[0\])+: is nested too deeply$/],
+      [`{"id":"b","func":"hello","args":${'['.repeat(200_000)}${']'.repeat(200_000)}}`, /^body: is not valid JSON/],
+      ['{"id":"\\ud800x","func":"hello"}', /^id: must be valid Unicode text/],
+      ['{"id":"b","func":"hello","trigger":{"type":"cron","__proto__":{"hour":1}}}', /^__proto__: /]
+    ]
+    for (const [payload, message] of raw) assertError(await req('POST', `${P}/jobs`, payload, json), 400, message)
+    assert.equal((await req('GET', `${P}/jobs`)).body, before, 'nothing was added or changed')
+    await app.close()
+  })
+
+  test('PATCH refuses every kind of bad input and leaves the job byte for byte as it was', async () => {
+    const { app } = await build()
+    const req = requester(app)
+    assertJob(await req('POST', `${P}/jobs`, { id: 'x', func: 'hello', trigger: 'cron', hour: 3, timezone: 'Europe/Berlin' }))
+    const before = (await req('GET', `${P}/jobs/x`)).body
+    const bad: Array<[unknown, string]> = [
+      [{ args: { a: 1 } }, 'args'],
+      [{ func: './test/fixtures/task-module.ts:job1' }, 'func'],
+      [{ func: 'node:child_process:execSync' }, 'func'],
+      [{ name: null }, 'name'],
+      [{ trigger: { type: 'cron', foo: 1 } }, 'trigger.foo'],
+      [{ trigger: { type: 'weekly' } }, 'trigger.type'],
+      [{ trigger: 'interval' }, 'seconds'],
+      [{ timezone: 'Europe/Nowhere' }, 'timezone'],
+      [{ hour: '5-3' }, 'hour'],
+      [{ crontab: '0 0 30 2 *' }, 'trigger'],
+      [{ start_date: '2031-02-29' }, 'start_date'],
+      [{ start_date: 0 }, 'start_date'],
+      [{ next_run_time: '2030-03-31T02:30:00' }, 'next_run_time'],
+      [{ next_run_time: 1893456000000 }, 'next_run_time'],
+      [{ trigger: 'date', run_date: '2030-03-31T02:30:00' }, 'run_date'],
+      [{ end_date: '2030-01-01T00:00:00' }, 'trigger'],
+      [{ paused: true }, 'paused'],
+      [{ replace_existing: true }, 'replace_existing']
+    ]
+    for (const [patch, field] of bad) {
+      const message = assertError(await req('PATCH', `${P}/jobs/x`, patch), 400)
+      assert.ok(message.startsWith(`${field}: `), `${JSON.stringify(patch)} → ${message}`)
+    }
+    const json = { 'content-type': 'application/json' }
+    assertError(await req('PATCH', `${P}/jobs/x`, '{"args":[1e400]}', json), 400, /^args\[0\]: must be a finite number/)
+    assertError(await req('PATCH', `${P}/jobs/x`, '{"kwargs":{"__proto__":{"polluted":true}}}', json), 400, /^__proto__: /)
+    assertError(await req('PATCH', `${P}/jobs/x`, '{"name":', json), 400, /^body: is not valid JSON/)
+    assertError(await req('PATCH', `${P}/jobs/x`, '"name"', json), 400, 'a job must be a JSON object')
+    assertError(await req('PATCH', `${P}/jobs/x`, JSON.stringify({ name: 'x'.repeat(1_100_000) }), json), 413, 'Request body is too large')
+    assertError(await req('PATCH', `${P}/jobs/x`, '<name/>', { 'content-type': 'application/xml' }), 415)
+    assert.equal((await req('GET', `${P}/jobs/x`)).body, before, 'rejected patches changed nothing')
+    assert.equal(({} as Record<string, unknown>).polluted, undefined)
+    await app.close()
+  })
+
+  test('a rejected pause, resume, shutdown or replace changes nothing', async () => {
+    const { app, clock } = await build()
+    const req = requester(app)
+    assertJob(await req('POST', `${P}/jobs`, { id: 'j', func: 'hello', trigger: 'interval', hours: 1 }))
+    const before = (await req('GET', `${P}/jobs/j`)).body
+    assertError(await req('POST', `${P}/jobs/j/pause`, { reason: ['r'] }), 400, /^reason: /)
+    assertError(await req('POST', `${P}/jobs/j/pause`, '{"reason":', { 'content-type': 'application/json' }), 400, /^body: is not valid JSON/)
+    assertError(await req('POST', `${P}/jobs/j/pause`, JSON.stringify({ reason: 'x'.repeat(1_100_000) }), { 'content-type': 'application/json' }), 413)
+    assertError(await req('POST', `${P}/jobs`, { id: 'j', func: 'hello', trigger: 'interval', hours: -1, replace_existing: true }), 400, /^hours: /)
+    assertError(await req('POST', `${P}/jobs`, { id: 'j', func: 'nope', replace_existing: true }), 400, /^func: /)
+    assert.equal((await req('GET', `${P}/jobs/j`)).body, before)
+
+    await app.scheduler.start()
+    assertError(await req('POST', `${P}/shutdown`, { wait: 'yes' }), 400, 'wait: must be true or false')
+    assertError(await req('POST', `${P}/shutdown`, '[]', { 'content-type': 'application/json' }), 400, 'body: must be a JSON object')
+    assert.equal(app.scheduler.state, 'running')
+    await app.scheduler.shutdown()
+
+    // An interval whose end_date passed while it was paused has nothing left to resume to.
+    assertJob(await req('POST', `${P}/jobs`, { id: 'ends', func: 'hello', trigger: 'interval', hours: 1, end_date: '2030-01-01T03:00:00+00:00' }))
+    assertJob(await req('POST', `${P}/jobs/ends/pause`, { reason: 'hold' }))
+    clock.jump(6 * 3600_000)
+    const paused = (await req('GET', `${P}/jobs/ends`)).body
+    assertError(await req('POST', `${P}/jobs/ends/resume`), 400, /^trigger: never fires/)
+    assert.equal((await req('GET', `${P}/jobs/ends`)).body, paused, 'still paused, with its reason')
+    await app.close()
+  })
+
+  test('every date the API writes can be sent back and comes out byte for byte the same', async () => {
+    const { app } = await build()
+    const req = requester(app)
+    const inputs: Array<Record<string, unknown>> = [
+      { id: 'date-berlin', trigger: 'date', run_date: '2030-05-06T07:08:09.250000+02:00', timezone: 'Europe/Berlin' },
+      { id: 'date-naive', trigger: 'date', run_date: '2030-11-03T01:30:00', timezone: 'America/New_York' },
+      { id: 'date-only', trigger: 'date', run_date: '2031-07-01', timezone: 'Australia/Lord_Howe' },
+      { id: 'iv-ny', trigger: 'interval', hours: 1.5, start_date: '2031-07-04T09:00:00-04:00', end_date: '2031-12-25T09:00:00.500000-05:00', timezone: 'America/New_York', jitter: 3 },
+      { id: 'cron-ktm', trigger: 'cron', hour: 5, start_date: '1900-01-01T00:00:00+05:41:16', timezone: 'Asia/Kathmandu' },
+      { id: 'cron-end', trigger: 'cron', minute: '*/10', end_date: '2030-06-01T00:00:00.001000+05:45', timezone: 'Asia/Kathmandu' },
+      { id: 'next', trigger: 'interval', days: 8, next_run_time: '2031-01-01T00:00:00.999000+00:00' },
+      { id: 'paused', trigger: 'cron', crontab: '0 9 * * 1-5', next_run_time: null, timezone: 'Europe/Berlin' }
+    ]
+    const wire = (job: Record<string, unknown>): Record<string, unknown> => {
+      const { id: _id, name: _name, paused: _p, paused_reason: _r, source: _s, ...rest } = job
+      if (rest.trigger === 'date') delete rest.jitter
+      return rest
+    }
+    for (const input of inputs) {
+      const first = assertJob(await req('POST', `${P}/jobs`, { func: 'hello', ...input }))
+      for (const field of ['run_date', 'start_date', 'end_date', 'next_run_time']) {
+        if (typeof input[field] === 'string' && /[+-]\d\d:\d\d(:\d\d)?$/.test(input[field] as string)) {
+          assert.equal(first[field], input[field], `${String(input.id)}: ${field} as sent`)
+        }
+      }
+      const copy = assertJob(await req('POST', `${P}/jobs`, { id: `copy-${String(input.id)}`, ...wire(first) }))
+      assert.equal(JSON.stringify(wire(copy)), JSON.stringify(wire(first)), `${String(input.id)} round-trips`)
+      const { jobstore: _store, ...patch } = wire(first)
+      const patched = assertJob(await req('PATCH', `${P}/jobs/copy-${String(input.id)}`, patch))
+      assert.equal(JSON.stringify(wire(patched)), JSON.stringify(wire(first)), `${String(input.id)} patched with itself`)
+    }
+    const naive = assertJob(await req('GET', `${P}/jobs/date-naive`))
+    assert.equal(naive.run_date, '2030-11-03T01:30:00-04:00', 'an ambiguous wall time is its first occurrence')
+    assert.equal(assertJob(await req('GET', `${P}/jobs/date-only`)).run_date, '2031-07-01T00:00:00+10:30', 'date only = midnight in the zone')
+    await app.close()
+  })
+
+  test('job JSON: intervals as their non-zero parts, legacy triggers of every type, generated ids, canonical zone names', async () => {
+    const { app } = await build()
+    const req = requester(app)
+    const parts = async (given: Record<string, number>): Promise<Record<string, unknown>> => {
+      const job = assertJob(await req('POST', `${P}/jobs`, { func: 'hello', trigger: 'interval', ...given }))
+      return Object.fromEntries(['weeks', 'days', 'hours', 'minutes', 'seconds'].filter((k) => k in job).map((k) => [k, job[k]]))
+    }
+    assert.deepEqual(await parts({ hours: 1.5 }), { hours: 1, minutes: 30 })
+    assert.deepEqual(await parts({ seconds: 90 }), { minutes: 1, seconds: 30 })
+    assert.deepEqual(await parts({ seconds: 0.25 }), { seconds: 0.25 })
+    assert.deepEqual(await parts({ days: 14 }), { weeks: 2 })
+    assert.deepEqual(await parts({ minutes: 1440 }), { days: 1 })
+    assert.deepEqual(await parts({ weeks: 0, days: 0, hours: 2, minutes: 0, seconds: 0 }), { hours: 2 })
+    assert.deepEqual(await parts({ weeks: 1, days: 1, hours: 1, minutes: 1, seconds: 1.5 }), { weeks: 1, days: 1, hours: 1, minutes: 1, seconds: 1.5 })
+
+    let job = assertJob(await req('POST', `${P}/jobs`, { id: 'li', func: 'hello', trigger: { type: 'interval', hours: 2, timezone: 'Europe/Berlin' } }))
+    assert.deepEqual([job.trigger, job.hours, job.timezone, job.start_date], ['interval', 2, 'Europe/Berlin', '2030-01-01T03:00:00+01:00'])
+    job = assertJob(await req('POST', `${P}/jobs`, { id: 'ld', func: 'hello', trigger: { type: 'date', run_date: '2031-01-01T12:00:00' }, timezone: 'Asia/Tokyo' }))
+    assert.deepEqual([job.trigger, job.run_date], ['date', '2031-01-01T12:00:00+09:00'])
+    job = assertJob(await req('POST', `${P}/jobs`, { id: 'lc', func: 'hello', trigger: { type: 'cron', crontab: '30 8 * * 0', timezone: 'UTC' }, timezone: 'UTC' }))
+    assert.deepEqual([job.trigger, job.crontab, job.next_run_time], ['cron', '30 8 * * 0', '2030-01-06T08:30:00+00:00'])
+
+    job = assertJob(await req('POST', `${P}/jobs`, { func: 'hello' }))
+    assert.match(String(job.id), /^[0-9a-f]{32}$/, 'an id is generated when absent')
+    assert.equal(job.name, job.id, 'name defaults to the id')
+    assert.deepEqual([job.trigger, job.next_run_time], ['date', '2030-01-01T00:00:00+00:00'], 'no trigger = date, now')
+
+    job = assertJob(await req('POST', `${P}/jobs`, { id: 'tz', func: 'hello', trigger: 'cron', hour: 6, timezone: 'europe/berlin' }))
+    assert.equal(job.timezone, 'Europe/Berlin', 'a zone name in another case is written the IANA way')
+    assert.equal(job.next_run_time, '2030-01-01T06:00:00+01:00')
+    assert.equal(assertJob(await req('PATCH', `${P}/jobs/tz`, { timezone: 'utc' })).timezone, 'UTC')
+    await app.close()
+  })
+
+  test('PATCH: a crontab replaces the cron fields and cron fields replace a crontab', async () => {
+    const { app } = await build()
+    const req = requester(app)
+    assertJob(await req('POST', `${P}/jobs`, { id: 'c', func: 'hello', trigger: 'cron', hour: 5, minute: 30 }))
+    let job = assertJob(await req('PATCH', `${P}/jobs/c`, { crontab: '*/5 * * * *' }))
+    assert.equal(job.crontab, '*/5 * * * *')
+    assert.ok(!('hour' in job) && !('minute' in job), JSON.stringify(job))
+    assert.equal(job.next_run_time, '2030-01-01T00:00:00+00:00')
+    job = assertJob(await req('PATCH', `${P}/jobs/c`, { hour: 7 }))
+    assert.equal(job.hour, '7')
+    assert.ok(!('crontab' in job))
+    assert.equal(job.next_run_time, '2030-01-01T07:00:00+00:00')
+    assertError(await req('PATCH', `${P}/jobs/c`, { hour: 8, crontab: '0 8 * * *' }), 400, /^crontab: cannot be combined with hour/)
+    await app.close()
+  })
+
+  test('runs?limit larger than any history is "all" on SQLite too; a task error is a 500 whatever status it carries', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'apsched-api-'))
+    try {
+      const { app } = await build({
+        store: new SqliteStore({ path: join(dir, 'jobs.sqlite') }),
+        tasks: { hello: () => {}, notFound: () => { throw Object.assign(new Error('lookup failed'), { statusCode: 404 }) } }
+      })
+      const req = requester(app)
+      assertJob(await req('POST', `${P}/jobs`, { id: 'r', func: 'hello', trigger: 'interval', hours: 1 }))
+      assertJob(await req('POST', `${P}/jobs/r/run`))
+      for (const limit of ['100000000000000000000', '9007199254740993', '2147483648']) {
+        const res = await req('GET', `${P}/jobs/r/runs?limit=${limit}`)
+        assert.equal(res.statusCode, 200, res.body)
+        assert.equal(res.json().length, 1)
+      }
+      assertJob(await req('POST', `${P}/jobs`, { id: 'nf', func: 'notFound', trigger: 'interval', hours: 1 }))
+      assertError(await req('POST', `${P}/jobs/nf/run`), 500, 'lookup failed')
+      assert.equal(assertJob(await req('GET', `${P}/jobs/nf`)).id, 'nf')
+      await app.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -35,6 +35,32 @@ describe('plugin options', () => {
     assert.match(await registerError({ jobDefaults: { misfire_grace_time: -1 } }), /jobDefaults.misfire_grace_time/)
   })
 
+  test('the REST API is off unless apiEnabled; then it is served under apiPrefix only', async () => {
+    const off = Fastify()
+    await off.register(scheduler, { autoStart: false, clock: new ManualClock(T0) })
+    await off.ready()
+    for (const url of ['/scheduler', '/scheduler/jobs', '/jobs', '/']) assert.equal((await off.inject(url)).statusCode, 404, url)
+    assert.equal(off.printRoutes().trim(), '(empty tree)', 'no routes at all')
+    await off.close()
+
+    const on = Fastify()
+    await on.register(scheduler, { apiEnabled: true, apiPrefix: '/ops/cron', autoStart: false, clock: new ManualClock(T0) })
+    await on.ready()
+    assert.equal((await on.inject('/ops/cron')).statusCode, 200)
+    assert.equal((await on.inject('/ops/cron/jobs')).statusCode, 200)
+    assert.equal((await on.inject('/scheduler')).statusCode, 404)
+    await on.close()
+  })
+
+  test('the timezone option is written the IANA way', async () => {
+    const app = Fastify()
+    await app.register(scheduler, { timezone: 'europe/berlin', autoStart: false, clock: new ManualClock(T0), tasks: { t: () => {} } })
+    await app.ready()
+    assert.equal(app.scheduler.timezone, 'Europe/Berlin')
+    assert.equal((await app.scheduler.addJob({ id: 'a', func: 't', trigger: 'cron', hour: 1 })).timezone, 'Europe/Berlin')
+    await app.close()
+  })
+
   test('the decorator name is configurable and typed as the scheduler', async () => {
     const app = Fastify()
     await app.register(scheduler, { decorator: 'jobs', autoStart: false })

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { ManualClock, MemoryStore } from '../src/index.js'
+import { ManualClock, MemoryStore, type ReleaseOutcome, type TaskContext } from '../src/index.js'
 import { T0, deferred, makeApp } from './helpers.js'
 
 const s = (n: number): number => n * 1000
@@ -34,6 +34,80 @@ describe('scheduler core', () => {
     await app.scheduler.whenIdle()
     assert.deepEqual(calls.map((c) => (c.scheduledAt - T0) / 1000), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     assert.ok(calls.every((c) => c.at === c.scheduledAt), 'each fire started exactly on time')
+    await app.close()
+  })
+
+  test('a wall clock stepped back does not stall the loop longer than maxSleepMs', async () => {
+    // Node timers run on a monotonic clock; only the wall clock (now()) steps back.
+    class SteppedClock extends ManualClock {
+      offset = 0
+      override now (): number { return super.now() + this.offset }
+    }
+    // A store that hears nothing, as a SQLite file shared with another process: only polling sees its changes.
+    class DeafStore extends MemoryStore {
+      override subscribe (): () => void { return () => {} }
+    }
+    const clock = new SteppedClock(T0)
+    const { app, calls } = await makeApp({ clock, store: new DeafStore() })
+    await clock.advance(100)
+    clock.offset = -3600_000 // an NTP step back of one hour
+    const due = clock.now() + s(2)
+    await app.scheduler.addJob({ id: 'other', func: 'record', trigger: 'date', run_date: new Date(due).toISOString() })
+    await clock.advance(s(5))
+    await app.scheduler.whenIdle()
+    assert.deepEqual(calls.map((c) => c.at - due), [0], 'the job added meanwhile fired on time')
+    await app.close()
+  })
+
+  test('a claim that fails to fire does not hold back the other due jobs', async () => {
+    class FlakyStore extends MemoryStore {
+      failures = 1
+      override async releaseJob (id: string, owner: string, outcome: ReleaseOutcome): Promise<boolean> {
+        if (id === 'a-flaky' && this.failures-- > 0) throw new Error('connection reset')
+        return await super.releaseJob(id, owner, outcome)
+      }
+    }
+    const { app, clock, calls } = await makeApp({ store: new FlakyStore() })
+    await app.scheduler.addJob({ id: 'a-flaky', func: 'record', trigger: 'date', run_date: '2030-01-01T00:00:05+00:00' })
+    await app.scheduler.addJob({ id: 'b-good', func: 'record', trigger: 'date', run_date: '2030-01-01T00:00:05+00:00' })
+    await clock.advance(s(10))
+    await app.scheduler.whenIdle()
+    assert.deepEqual(calls.filter((c) => c.id === 'b-good').map((c) => c.at - T0), [s(5)], 'fired on time, not after the lease lapsed')
+    await app.close()
+  })
+
+  test('a failing job store does not stop the jobs of the other stores', async () => {
+    class BrokenStore extends MemoryStore {
+      override async expireRuns (): Promise<never> { throw new Error('store unreachable') }
+    }
+    const { app, clock, calls } = await makeApp({ jobstores: { broken: new BrokenStore(), good: new MemoryStore() } })
+    await app.scheduler.addJob({ id: 'g', func: 'record', trigger: 'interval', seconds: 1, jobstore: 'good' })
+    await clock.advance(s(3))
+    await app.scheduler.whenIdle()
+    assert.deepEqual(calls.map((c) => c.at - T0), [s(1), s(2), s(3)])
+    await app.close()
+  })
+
+  test('a run still waiting for an executor slot when the scheduler shuts down never starts', async () => {
+    let starts = 0
+    const { app, clock } = await makeApp({
+      executors: { default: { maxConcurrency: 1 } },
+      tasks: {
+        hang: async (ctx: TaskContext) => {
+          starts++
+          if (!ctx.signal.aborted) await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()))
+        }
+      }
+    })
+    await app.scheduler.addJob({ id: 'q', func: 'hang', trigger: 'interval', seconds: 10, coalesce: false, max_instances: 3, misfire_grace_time: null })
+    clock.jump(s(30)) // three fires due at once: one runs, two wait for the only slot
+    await clock.advance(0)
+    assert.equal(starts, 1)
+    await app.scheduler.shutdown({ wait: false })
+    await app.scheduler.whenIdle()
+    assert.equal(starts, 1, 'the waiting runs were abandoned, not started after shutdown')
+    const runs = await app.scheduler.getJobRuns('q')
+    assert.deepEqual(runs.map((r) => r.status), ['abandoned', 'abandoned', 'abandoned'])
     await app.close()
   })
 
@@ -261,6 +335,27 @@ describe('scheduler core', () => {
     const runs = await store.getRuns('gc')
     assert.ok(runs.every((r) => r.status !== 'success'), 'the late result was not written')
     await a.app.close()
+  })
+
+  test('a waiting run whose lease was taken over records no miss when it finally gets a slot', async () => {
+    const store = new MemoryStore()
+    const gate = deferred()
+    const { app, clock } = await makeApp({ store, leaseMs: 3000, executors: { default: { maxConcurrency: 1 } }, tasks: { slow: async () => { await gate.promise } } })
+    const missed: unknown[] = []
+    app.scheduler.on('job_missed', (e) => missed.push(e))
+    await app.scheduler.addJob({ id: 'q', func: 'slow', trigger: 'interval', seconds: 10, coalesce: false, max_instances: 2, misfire_grace_time: 15 })
+    clock.jump(s(20)) // two fires due: one runs, one waits for the slot
+    await clock.advance(0)
+    // This process froze; another one saw both leases lapse and recorded the runs abandoned.
+    clock.jump(s(20))
+    assert.equal((await store.expireRuns(clock.now())).length, 2)
+    gate.resolve() // the waiting run now starts, later than its grace
+    await app.scheduler.whenIdle()
+    assert.deepEqual(missed, [], 'its outcome belongs to the process that took it over')
+    assert.equal(app.scheduler.metrics.runs.missed, 0)
+    const runs = (await store.getRuns('q')).filter((r) => r.scheduled_at <= T0 + s(20))
+    assert.deepEqual(runs.map((r) => r.status), ['abandoned', 'abandoned'])
+    await app.close()
   })
 
   test('getNextRunTimes lists upcoming fires in the job timezone', async () => {

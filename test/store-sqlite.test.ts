@@ -123,6 +123,23 @@ describe('SqliteStore specifics', () => {
     await store.close()
   })
 
+  test('a private database (:memory: or a temporary one) opens without WAL and is shared with no one', async () => {
+    for (const privatePath of [':memory:', '']) {
+      const a = new SqliteStore({ path: privatePath })
+      const b = new SqliteStore({ path: privatePath })
+      await a.open()
+      await b.open()
+      let heard = 0
+      b.subscribe(() => { heard++ })
+      await a.addJob(record('mine'))
+      assert.deepEqual(await a.getJob('mine'), record('mine'))
+      assert.equal(await b.getJob('mine'), null)
+      assert.equal(heard, 0)
+      await a.close()
+      await b.close()
+    }
+  })
+
   test('a closed store stops hearing changes', async () => {
     const a = new SqliteStore({ path })
     const b = new SqliteStore({ path })

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { formatDate, isValidTimezone, parseDateInput } from '../src/time.js'
+import { canonicalTimezone, formatDate, isValidTimezone, parseDateInput } from '../src/time.js'
 import { ValidationError } from '../src/errors.js'
 
 const roundTrip = (s: string, tz = 'UTC'): string => formatDate(parseDateInput(s, tz, 'x'), tz)
@@ -9,6 +9,13 @@ describe('isValidTimezone', () => {
   test('IANA names and UTC', () => {
     for (const tz of ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata']) assert.equal(isValidTimezone(tz), true, tz)
     for (const tz of ['', 'Mars/Olympus', 'not a zone', '+02:00']) assert.equal(isValidTimezone(tz), false, tz)
+  })
+
+  test('canonicalTimezone fixes the case of a name and leaves aliases and unknown names alone', () => {
+    assert.equal(canonicalTimezone('europe/berlin'), 'Europe/Berlin')
+    assert.equal(canonicalTimezone('AMERICA/NEW_YORK'), 'America/New_York')
+    assert.equal(canonicalTimezone('utc'), 'UTC')
+    for (const tz of ['UTC', 'Etc/UTC', 'Asia/Kolkata', 'Asia/Calcutta', 'US/Eastern', 'Mars/Olympus']) assert.equal(canonicalTimezone(tz), tz)
   })
 })
 
@@ -98,5 +105,15 @@ describe('parseDateInput / formatDate', () => {
     assert.throws(() => parseDateInput(null, 'UTC', 'x'), ValidationError)
     // Leap day in a leap year is fine.
     assert.equal(roundTrip('2028-02-29T00:00:00+00:00'), '2028-02-29T00:00:00+00:00')
+  })
+
+  test('a date must stay within the years 0001-9999 in the zone it is written back in', () => {
+    assert.equal(roundTrip('9999-12-31T14:59:59+00:00', 'Asia/Tokyo'), '9999-12-31T23:59:59+09:00')
+    assert.throws(() => parseDateInput('9999-12-31T15:00:00+00:00', 'Asia/Tokyo', 'run_date'), /^ValidationError: run_date: is outside the years 0001-9999 \(in Asia\/Tokyo\)$/)
+    assert.throws(() => parseDateInput('0001-01-01T00:00:00+00:00', 'America/New_York', 'start_date'), /^ValidationError: start_date: is outside the years 0001-9999/)
+    assert.throws(() => parseDateInput(Date.UTC(9999, 11, 31, 23), 'Pacific/Kiritimati', 'x'), /outside the years/)
+    assert.throws(() => parseDateInput('0000-12-31T23:00:00-01:00', 'UTC', 'x'), /outside the years|not a valid date-time/)
+    assert.equal(roundTrip('0001-01-01T00:00:00+00:00'), '0001-01-01T00:00:00+00:00')
+    assert.equal(roundTrip('1900-01-01T00:00:00+05:41:16', 'Asia/Kathmandu'), '1900-01-01T00:00:00+05:41:16', 'local mean time offsets keep their seconds')
   })
 })

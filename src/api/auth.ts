@@ -1,18 +1,12 @@
 /** HTTP Basic on every route of the scheduler's own context (API and dashboard), never the host's. */
 import fastifyBasicAuth from '@fastify/basic-auth'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import { SchedulerError } from '../errors.js'
 import type { Scheduler } from '../scheduler.js'
 
 export const WWW_AUTHENTICATE = 'Basic realm="Authentication Required"'
 
-class AuthError extends Error {
-  readonly statusCode: number
-  constructor (message: string, statusCode: number) {
-    super(message)
-    this.name = 'AuthError'
-    this.statusCode = statusCode
-  }
-}
+class AuthError extends SchedulerError {}
 
 type BasicAuthHandler = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
 

@@ -78,6 +78,9 @@ export async function registerApi (
 // ---------------------------------------------------------------- route tables
 
 const NOT_FOUND = S.errorResponse('No job has this id')
+const CHANGING = S.errorResponse('The job kept changing; retry')
+/** The most runs one request asks a store for: a larger limit means "all" (history is capped anyway). */
+const MAX_RUNS_LIMIT = 1_000_000
 const common = (): Record<string, unknown> => ({
   401: S.errorResponse('Authentication required (when an authenticator is set)'),
   500: S.errorResponse('Unexpected error, e.g. the job store is unreachable')
@@ -159,7 +162,7 @@ function jobsRoutes (scheduler: Scheduler): RouteSpec[] {
       method: 'POST', path: '/jobs', operationId: 'addJob', tag: 'jobs', summary: 'Add a job',
       body: S.JobInput, coreBody: true,
       response: { 200: S.described(S.Job, 'The added job'), ...withBody(), 409: S.errorResponse('Job <id> already exists.'), ...common() },
-      handler: async ({ body }) => await scheduler.addJob(body as JobDefinition, { source: 'api' })
+      handler: async ({ body }) => await scheduler.addJob(checkWireDates(body) as JobDefinition, { source: 'api' })
     },
     {
       method: 'GET', path: '/jobs', operationId: 'getJobs', tag: 'jobs', summary: 'List jobs by next run, paused last',
@@ -193,8 +196,8 @@ function jobRoutesById (scheduler: Scheduler): RouteSpec[] {
     {
       method: 'PATCH', path: '', operationId: 'updateJob', tag: 'jobs', summary: 'Change a job (validated whole, applied atomically)',
       body: S.JobPatch, coreBody: true,
-      response: { 200: job, ...withBody(), 404: NOT_FOUND, 409: S.errorResponse('The job kept changing; retry'), ...common() },
-      handler: async ({ id, body }) => await scheduler.modifyJob(id, (body ?? {}) as Record<string, unknown>)
+      response: { 200: job, ...withBody(), 404: NOT_FOUND, 409: CHANGING, ...common() },
+      handler: async ({ id, body }) => await scheduler.modifyJob(id, checkWireDates(body ?? {}) as Record<string, unknown>)
     },
     {
       method: 'DELETE', path: '', operationId: 'deleteJob', tag: 'jobs', summary: 'Remove a job',
@@ -204,12 +207,18 @@ function jobRoutesById (scheduler: Scheduler): RouteSpec[] {
     {
       method: 'POST', path: '/pause', operationId: 'pauseJob', tag: 'jobs', summary: 'Pause a job, with an optional reason',
       body: S.PauseJobBody,
-      response: { 200: S.described(S.Job, 'The paused job (next_run_time null)'), ...withBody(), 404: NOT_FOUND, ...common() },
+      response: { 200: S.described(S.Job, 'The paused job (next_run_time null)'), ...withBody(), 404: NOT_FOUND, 409: CHANGING, ...common() },
       handler: async ({ id, body }) => await scheduler.pauseJob(id, (body as S.PauseJobBodyT | undefined)?.reason ?? null)
     },
     {
       method: 'POST', path: '/resume', operationId: 'resumeJob', tag: 'jobs', summary: 'Resume a paused job',
-      response: { 200: job, 404: NOT_FOUND, ...common() },
+      response: {
+        200: job,
+        400: S.errorResponse('The trigger has no fire time left (e.g. its end_date passed while the job was paused)'),
+        404: NOT_FOUND,
+        409: CHANGING,
+        ...common()
+      },
       handler: async ({ id }) => await scheduler.resumeJob(id)
     },
     {
@@ -233,7 +242,10 @@ function jobRoutesById (scheduler: Scheduler): RouteSpec[] {
       method: 'GET', path: '/runs', operationId: 'getJobRuns', tag: 'jobs', summary: 'Run history, newest first',
       querystring: S.RunsQuery,
       response: { 200: S.described(S.RunList, 'Runs'), 400: S.errorResponse('Invalid query'), 404: NOT_FOUND, ...common() },
-      handler: async ({ id, query }) => await scheduler.getJobRuns(id, (query as S.RunsQueryT).limit)
+      handler: async ({ id, query }) => {
+        const { limit } = query as S.RunsQueryT
+        return await scheduler.getJobRuns(id, limit === undefined ? undefined : Math.min(limit, MAX_RUNS_LIMIT))
+      }
     },
     {
       method: 'GET', path: '/next', operationId: 'getJobNextRunTimes', tag: 'jobs', summary: 'The next fire times from the trigger',
@@ -247,11 +259,13 @@ function jobRoutesById (scheduler: Scheduler): RouteSpec[] {
 // ---------------------------------------------------------------- registration
 
 function addRoute (api: FastifyInstance, spec: RouteSpec, scheduler: Scheduler, options: ResolvedOptions): void {
+  // Any POST, PATCH or DELETE may carry a body, so each may answer 400 (not JSON), 413 or 415.
+  const response = spec.method === 'GET' ? spec.response : { ...withBody(), ...spec.response }
   const schema: FastifySchema & Record<string, unknown> = {
     operationId: options.endpointPrefix + spec.operationId,
     summary: spec.summary,
     tags: [spec.tag],
-    response: spec.response
+    response
   }
   if (spec.path.includes(':id')) schema.params = S.JobIdParams
   if (spec.querystring !== undefined) schema.querystring = spec.querystring
@@ -372,6 +386,26 @@ function registerBodyParsers (api: FastifyInstance): void {
     if (request.headers['content-type'] === undefined) { parse(request, body, done); return }
     done(Object.assign(new Error(`Unsupported Media Type: ${request.headers['content-type']}; send JSON (application/json)`), { statusCode: 415 }))
   })
+}
+
+const DATE_FIELDS = ['run_date', 'start_date', 'end_date', 'next_run_time']
+
+/**
+ * Over HTTP a date is an ISO 8601 string (or null), as documented; the core also takes Date
+ * objects and epoch milliseconds, but only from code. Returns the body for chaining.
+ */
+function checkWireDates (body: unknown): unknown {
+  const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+  if (!isObject(body)) return body
+  for (const where of [body, isObject(body.trigger) ? body.trigger : {}]) {
+    for (const field of DATE_FIELDS) {
+      const value = where[field]
+      if (value !== undefined && value !== null && typeof value !== 'string') {
+        throw new ValidationError(field, 'must be an ISO 8601 date-time string, e.g. 2030-05-06T07:08:09+00:00')
+      }
+    }
+  }
+  return body
 }
 
 /** JSON.parse, refusing prototype-poisoning keys (`__proto__`, `constructor.prototype`). */

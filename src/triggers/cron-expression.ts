@@ -3,6 +3,7 @@
  * standard crontab strings. Croner proposes candidate times; these matchers have the last word.
  */
 import { ValidationError } from '../errors.js'
+import { daysInMonth, utcMs } from '../time.js'
 import { CRON_FIELDS, type CronField } from '../types.js'
 
 const MIN: Record<CronField, number> = { year: 1970, month: 1, day: 1, week: 1, day_of_week: 0, hour: 0, minute: 0, second: 0 }
@@ -239,24 +240,16 @@ export function compileCrontab (text: string): CronMatcher {
   }
 }
 
-export function daysInMonth (y: number, month: number): number {
-  return month === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!
-}
-
 /** 0 = Monday. */
 export function weekdayOf (y: number, month: number, day: number): number {
-  const d = new Date(Date.UTC(2000, month - 1, day))
-  d.setUTCFullYear(y)
-  return (d.getUTCDay() + 6) % 7
+  return (new Date(utcMs(y, month, day)).getUTCDay() + 6) % 7
 }
 
 export function isoWeek (y: number, month: number, day: number): number {
-  const d = new Date(Date.UTC(2000, month - 1, day))
-  d.setUTCFullYear(y)
+  const d = new Date(utcMs(y, month, day))
   // The Thursday of this week decides the ISO year.
   d.setUTCDate(d.getUTCDate() + 3 - (d.getUTCDay() + 6) % 7)
-  const jan4 = new Date(Date.UTC(2000, 0, 4))
-  jan4.setUTCFullYear(d.getUTCFullYear())
+  const jan4 = new Date(utcMs(d.getUTCFullYear(), 1, 4))
   return 1 + Math.round((d.getTime() - jan4.getTime()) / 86400000 - 3 + (jan4.getUTCDay() + 6) % 7) / 7
 }
 

@@ -38,7 +38,3 @@ export function cronFor (pattern: string, timezone: string, opts: CronerOptions 
   return cron
 }
 
-/** For tests and diagnostics. */
-export function cronCacheSize (): number {
-  return weak.size
-}
