@@ -738,9 +738,10 @@ export class Scheduler extends EventEmitter {
       flight.controller.abort(new Error('scheduler shutdown'))
       // Release the lease now rather than let another process wait for it to lapse.
       const now = this.clock.now()
-      await flight.store.finishRun(flight.run.run_id, this.nodeId, {
+      const recorded = await flight.store.finishRun(flight.run.run_id, this.nodeId, {
         status: 'abandoned', started_at: flight.run.started_at, finished_at: now, error: { name: 'AbortError', message: 'scheduler shut down before the run finished', stack: null }, duration_ms: null, lag_ms: null
-      }).catch((err: unknown) => this.#log.error({ err }, 'could not release a run lease'))
+      }).catch((err: unknown) => { this.#log.error({ err }, 'could not release a run lease'); return false })
+      if (recorded) this.metrics.recordRun('abandoned')
       this.#inflight.delete(flight.run.run_id)
     }
     this.#clearRenewTimer()

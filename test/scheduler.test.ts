@@ -313,6 +313,7 @@ describe('scheduler core', () => {
     assert.equal(aborted, true)
     const runs = await app.scheduler.getJobRuns('hang')
     assert.equal(runs[0]?.status, 'abandoned')
+    assert.equal(app.scheduler.metrics.runs.abandoned, 1, 'counted in the metrics once')
     assert.equal(app.scheduler.state, 'stopped')
     await app.scheduler.start()
     assert.ok(await app.scheduler.getJob('hang'), 'memory-store jobs survive shutdown and start')
