@@ -6,7 +6,7 @@ export { Scheduler, type SchedulerState, type JobQuery, type RunInfo, type Authe
 export type { SchedulerPluginOptions } from './options.js'
 export type { JobDefinition, JobInfo, JobDefaults } from './job.js'
 export type { TaskContext, TaskFunction } from './tasks.js'
-export type { JobStore, AcquiredJob, ReleaseOutcome, RunResult, StoreChange, SchedulerSharedState } from './store.js'
+export type { JobStore, AcquiredJob, JobRelease, RunResult, StoreChange, SchedulerSharedState } from './store.js'
 export type { JobRecord, RunRecord, TriggerSpec, Trigger } from './types.js'
 export { ManualClock, systemClock, type Clock } from './clock.js'
 export { SchedulerError, ValidationError, JobNotFoundError, ConflictingIdError } from './errors.js'

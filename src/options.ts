@@ -78,7 +78,7 @@ const KNOWN = new Set(['store', 'jobstores', 'executors', 'jobDefaults', 'timezo
 // Fastify passes these to every plugin.
 const FASTIFY_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
 const STORE_METHODS = ['open', 'close', 'addJob', 'getJob', 'getJobs', 'updateJob', 'removeJob', 'acquireDueJobs',
-  'releaseJob', 'insertRuns', 'renewRunLeases', 'finishRun', 'expireRuns', 'getRuns', 'nextWakeTime',
+  'releaseJobs', 'insertRuns', 'renewRunLeases', 'finishRun', 'expireRuns', 'getRuns', 'nextWakeTime',
   'getSchedulerState', 'setSchedulerState', 'subscribe'] as const
 
 function fail (option: string, message: string): never {

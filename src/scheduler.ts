@@ -6,7 +6,7 @@ import { ConflictingIdError, JobNotFoundError, SchedulerStateError, ValidationEr
 import { Executor } from './executor.js'
 import { jobToInfo, normalizeJob, patchJob, scheduleFromNow, type JobDefaults, type JobDefinition, type JobInfo, type NormalizeContext } from './job.js'
 import { Metrics } from './metrics.js'
-import type { AcquiredJob, JobStore, RunResult } from './store.js'
+import type { AcquiredJob, JobRelease, JobStore, RunResult } from './store.js'
 import { TaskRegistry, type TaskContext, type TaskFunction } from './tasks.js'
 import { formatDate } from './time.js'
 import { applyJitter, compileTrigger } from './triggers/index.js'
@@ -60,6 +60,18 @@ export type AuthenticateFn = (credentials: { username: string, password: string 
 const MAX_CATCH_UP = 1000
 /** Missed fires recorded per claim (history keeps `historyLimit` anyway). */
 const MAX_MISSED_RECORDS = 100
+
+/** What one claimed job does at a wakeup, decided before anything is written. */
+interface FireDecision {
+  job: JobRecord
+  /** Runs to start once the release is written. */
+  runs: RunRecord[]
+  missed: number[]
+  /** Fires skipped by max_instances. */
+  blocked: number[]
+  skippedAhead: boolean
+  release: JobRelease
+}
 
 interface InFlight {
   run: RunRecord
@@ -446,14 +458,7 @@ export class Scheduler extends EventEmitter {
         const limit = Math.min(this.#freeSlots(), 100)
         if (limit === 0) { this.#starved = true; break }
         const acquired = await store.acquireDueJobs({ owner: this.nodeId, now, leaseMs: this.leaseMs, limit })
-        for (const claim of acquired) {
-          try {
-            await this.#fire(store, jobstore, claim, now)
-          } catch (err) {
-            // Its claim stays until it lapses (leaseMs), then the job is taken over; the other claims go on now.
-            this.#log.error({ err, jobId: claim.job.id, jobstore }, 'could not fire a claimed job')
-          }
-        }
+        await this.#fire(store, jobstore, acquired, now)
         if (acquired.length < limit || !this.#started) break
       }
     }
@@ -499,8 +504,42 @@ export class Scheduler extends EventEmitter {
     return free
   }
 
-  /** Decides what a claimed job does now: runs, misses, coalescing, max_instances, next fire. */
-  async #fire (store: JobStore, jobstore: string, claim: AcquiredJob, now: number): Promise<void> {
+  /**
+   * Fires a batch of claimed jobs: decides each, writes every decision in one store call, then
+   * starts the runs that were written. A claim that cannot be decided or written keeps its claim
+   * until it lapses (leaseMs) and is then taken over; the others go on now.
+   */
+  async #fire (store: JobStore, jobstore: string, claims: AcquiredJob[], now: number): Promise<void> {
+    const decisions: FireDecision[] = []
+    for (const claim of claims) {
+      try {
+        decisions.push(this.#decide(claim, now))
+      } catch (err) {
+        this.#log.error({ err, jobId: claim.job.id, jobstore }, 'could not fire a claimed job')
+      }
+    }
+    if (decisions.length === 0) return
+    let written: boolean[]
+    try {
+      written = await store.releaseJobs(this.nodeId, decisions.map((d) => d.release))
+    } catch {
+      // One bad write must not hold back the batch: each on its own.
+      written = []
+      for (const d of decisions) {
+        try {
+          written.push((await store.releaseJobs(this.nodeId, [d.release]))[0] === true)
+        } catch (err) {
+          this.#log.error({ err, jobId: d.job.id, jobstore }, 'could not fire a claimed job')
+          written.push(false)
+        }
+      }
+    }
+    // Not written: modified, paused or removed meanwhile, or the claim was lost; nothing fires.
+    decisions.forEach((d, i) => { if (written[i] === true) this.#afterRelease(store, jobstore, d) })
+  }
+
+  /** What a claimed job does now: runs, misses, coalescing, max_instances, next fire. */
+  #decide (claim: AcquiredJob, now: number): FireDecision {
     const { job } = claim
     if (claim.takeover) {
       this.metrics.leaseTakeovers++
@@ -536,16 +575,26 @@ export class Scheduler extends EventEmitter {
     const nextRun = nominal === null || jitter === null || jitter <= 0 ? nominal : applyJitter(nominal, trigger.next(nominal), jitter)
     const runs = starting.map((at) => this.#newRun(job, at, now, 'scheduled'))
     const missedRuns = missed.slice(-MAX_MISSED_RECORDS).map((at) => this.#missedRun(job, at, now))
-    const written = await store.releaseJob(job.id, this.nodeId, {
-      version: job.version,
-      next_run_time: nextRun,
-      next_fire_time: nominal,
-      remove: nominal === null,
-      runs: [...missedRuns, ...runs],
-      historyLimit: this.historyLimit
-    })
-    if (!written) return // modified, paused or removed meanwhile, or the claim was lost: nothing fires
+    return {
+      job,
+      runs,
+      missed,
+      blocked,
+      skippedAhead,
+      release: {
+        id: job.id,
+        version: job.version,
+        next_run_time: nextRun,
+        next_fire_time: nominal,
+        remove: nominal === null,
+        runs: [...missedRuns, ...runs],
+        historyLimit: this.historyLimit
+      }
+    }
+  }
 
+  /** Events, metrics and run starts of a decision the store accepted. */
+  #afterRelease (store: JobStore, jobstore: string, { job, runs, missed, blocked, skippedAhead, release }: FireDecision): void {
     for (const at of missed) {
       this.metrics.recordRun('missed')
       this.emit('job_missed', { job_id: job.id, jobstore, scheduled_run_time: new Date(at) })
@@ -558,7 +607,7 @@ export class Scheduler extends EventEmitter {
       this.emit('job_max_instances', { job_id: job.id, jobstore, scheduled_run_time: new Date(at) })
       this.#log.warn({ jobId: job.id, maxInstances: job.max_instances }, 'job fire skipped: maximum number of running instances reached')
     }
-    if (nominal === null) this.emit('job_removed', { job_id: job.id, jobstore })
+    if (release.remove) this.emit('job_removed', { job_id: job.id, jobstore })
     for (const run of runs) {
       const due = run.scheduled_at === job.next_fire_time && job.next_run_time !== null ? job.next_run_time : run.scheduled_at
       void this.#submit(store, jobstore, job, run, due)

@@ -5,7 +5,7 @@ import type { JobRecord, RunRecord } from './types.js'
  * never interprets a trigger. Every method is async so that a networked store fits unchanged.
  *
  * Leases:
- *  - a *job claim* (`acquireDueJobs` → `releaseJob`) is held for the few milliseconds the core
+ *  - a *job claim* (`acquireDueJobs` → `releaseJobs`) is held for the few milliseconds the core
  *    needs to decide what a due job does; if its holder dies, the claim expires after `leaseMs`
  *    and another process picks the job up, with the fires it missed meanwhile.
  *  - a *run lease* lives on a `running` run record and is renewed while the task runs; when it
@@ -42,13 +42,14 @@ export interface JobStore {
    */
   acquireDueJobs (opts: { owner: string, now: number, leaseMs: number, limit: number }): Promise<AcquiredJob[]>
   /**
-   * Ends a claim. Fenced: applies only when `owner` still holds the claim. When the job's version
-   * still equals `version`, also (in one atomic step) inserts `runs`, sets next_run_time /
+   * Ends claims of `owner`, all in one step (one transaction, one round trip). Each release is
+   * fenced on its own: it applies only when `owner` still holds that job's claim. When the job's
+   * version still equals `version`, it also (atomically) inserts `runs`, sets next_run_time /
    * next_fire_time, or deletes the job when `remove` is set. When the version moved on (the job
    * was modified, paused or removed meanwhile) only the claim is dropped and nothing else is
-   * written. Returns true when the runs were written.
+   * written. Returns, per release in order, true when its runs were written.
    */
-  releaseJob (id: string, owner: string, outcome: ReleaseOutcome): Promise<boolean>
+  releaseJobs (owner: string, releases: JobRelease[]): Promise<boolean[]>
 
   /** Inserts run records (manual runs), then trims the job's finished history to `historyLimit`. */
   insertRuns (runs: RunRecord[], historyLimit: number): Promise<void>
@@ -92,7 +93,9 @@ export interface AcquiredJob {
   takeover: boolean
 }
 
-export interface ReleaseOutcome {
+export interface JobRelease {
+  /** The claimed job. */
+  id: string
   /** The version read at acquire time. */
   version: number
   next_run_time: number | null

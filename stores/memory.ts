@@ -1,6 +1,6 @@
 import { ConflictingIdError } from '../src/errors.js'
 import type {
-  AcquiredJob, JobStore, ReleaseOutcome, RunResult, SchedulerSharedState, StoreChange
+  AcquiredJob, JobRelease, JobStore, RunResult, SchedulerSharedState, StoreChange
 } from '../src/store.js'
 import type { JobRecord, RunRecord } from '../src/types.js'
 
@@ -82,7 +82,12 @@ export class MemoryStore implements JobStore {
     })
   }
 
-  async releaseJob (id: string, owner: string, outcome: ReleaseOutcome): Promise<boolean> {
+  async releaseJobs (owner: string, releases: JobRelease[]): Promise<boolean[]> {
+    return releases.map((release) => this.#release(owner, release))
+  }
+
+  #release (owner: string, outcome: JobRelease): boolean {
+    const id = outcome.id
     const stored = this.#jobs.get(id)
     if (stored === undefined || stored.leaseOwner !== owner) return false
     stored.leaseOwner = null

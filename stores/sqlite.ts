@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type BetterSqlite3 from 'better-sqlite3'
 import { ConflictingIdError } from '../src/errors.js'
 import type {
-  AcquiredJob, JobStore, ReleaseOutcome, RunResult, SchedulerSharedState, StoreChange
+  AcquiredJob, JobRelease, JobStore, RunResult, SchedulerSharedState, StoreChange
 } from '../src/store.js'
 import type { JobRecord, RunRecord } from '../src/types.js'
 
@@ -228,30 +228,34 @@ export class SqliteStore implements JobStore {
     })
   }
 
-  async releaseJob (id: string, owner: string, outcome: ReleaseOutcome): Promise<boolean> {
+  async releaseJobs (owner: string, releases: JobRelease[]): Promise<boolean[]> {
+    if (releases.length === 0) return []
+    return this.#tx(() => releases.map((release) => this.#release(owner, release)))
+  }
+
+  #release (owner: string, outcome: JobRelease): boolean {
     const s = this.#st()
-    return this.#tx(() => {
-      const row = s.getClaimed.get(id) as { lease_owner: string | null, version: number, data: string } | undefined
-      if (row === undefined || row.lease_owner !== owner) return false
-      s.clearClaim.run(id)
-      if (row.version !== outcome.version) return false
-      for (const run of outcome.runs) this.#putRun(run)
-      if (outcome.remove) {
-        s.deleteJob.run(id)
-        s.deleteFinishedRuns.run(id)
-      } else {
-        // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
-        const job: JobRecord = {
-          ...JSON.parse(row.data) as JobRecord,
-          next_run_time: outcome.next_run_time,
-          next_fire_time: outcome.next_fire_time,
-          version: row.version + 1
-        }
-        s.writeJob.run(job.next_run_time, job.paused ? 1 : 0, job.version, JSON.stringify(job), id)
+    const id = outcome.id
+    const row = s.getClaimed.get(id) as { lease_owner: string | null, version: number, data: string } | undefined
+    if (row === undefined || row.lease_owner !== owner) return false
+    s.clearClaim.run(id)
+    if (row.version !== outcome.version) return false
+    for (const run of outcome.runs) this.#putRun(run)
+    if (outcome.remove) {
+      s.deleteJob.run(id)
+      s.deleteFinishedRuns.run(id)
+    } else {
+      // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
+      const job: JobRecord = {
+        ...JSON.parse(row.data) as JobRecord,
+        next_run_time: outcome.next_run_time,
+        next_fire_time: outcome.next_fire_time,
+        version: row.version + 1
       }
-      this.#trim(outcome.runs, outcome.historyLimit)
-      return true
-    })
+      s.writeJob.run(job.next_run_time, job.paused ? 1 : 0, job.version, JSON.stringify(job), id)
+    }
+    this.#trim(outcome.runs, outcome.historyLimit)
+    return true
   }
 
   async insertRuns (runs: RunRecord[], historyLimit: number): Promise<void> {

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { ManualClock, MemoryStore, type ReleaseOutcome, type TaskContext } from '../src/index.js'
+import { ManualClock, MemoryStore, type JobRelease, type TaskContext } from '../src/index.js'
 import { T0, deferred, makeApp } from './helpers.js'
 
 const s = (n: number): number => n * 1000
@@ -62,9 +62,9 @@ describe('scheduler core', () => {
   test('a claim that fails to fire does not hold back the other due jobs', async () => {
     class FlakyStore extends MemoryStore {
       failures = 1
-      override async releaseJob (id: string, owner: string, outcome: ReleaseOutcome): Promise<boolean> {
-        if (id === 'a-flaky' && this.failures-- > 0) throw new Error('connection reset')
-        return await super.releaseJob(id, owner, outcome)
+      override async releaseJobs (owner: string, releases: JobRelease[]): Promise<boolean[]> {
+        if (releases.some((r) => r.id === 'a-flaky') && this.failures-- > 0) throw new Error('connection reset')
+        return await super.releaseJobs(owner, releases)
       }
     }
     const { app, clock, calls } = await makeApp({ store: new FlakyStore() })

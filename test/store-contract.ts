@@ -6,7 +6,7 @@
 import { describe, test, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { ConflictingIdError } from '../src/errors.js'
-import type { JobStore, ReleaseOutcome, StoreChange } from '../src/store.js'
+import type { JobRelease, JobStore, StoreChange } from '../src/store.js'
 import type { JobRecord, RunRecord } from '../src/types.js'
 
 export interface StoreFixture {
@@ -72,8 +72,17 @@ function running (jobId: string, owner: string, leaseExpires: number, over: Part
   return run(jobId, { status: 'running', node_id: owner, finished_at: null, duration_ms: null, lease_expires: leaseExpires, ...over })
 }
 
-function outcome (version: number, over: Partial<ReleaseOutcome> = {}): ReleaseOutcome {
+type Outcome = Omit<JobRelease, 'id'>
+
+function outcome (version: number, over: Partial<Outcome> = {}): Outcome {
   return { version, next_run_time: BASE + 10_000, next_fire_time: BASE + 10_000, remove: false, runs: [], historyLimit: 100, ...over }
+}
+
+/** Releases one claim; true when its runs were written. */
+async function release (store: JobStore, id: string, owner: string, out: Outcome): Promise<boolean> {
+  const written = await store.releaseJobs(owner, [{ id, ...out }])
+  assert.equal(written.length, 1)
+  return written[0]!
 }
 
 const ids = (jobs: Array<{ id: string }>): string[] => jobs.map((j) => j.id)
@@ -240,9 +249,9 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         assert.equal(taken[0]?.takeover, true)
         assert.deepEqual(taken[0]?.job, job('a'))
         // The former holder is fenced out; the new one releases normally.
-        assert.equal(await store.releaseJob('a', 'one', outcome(1, { runs: [run('a')] })), false)
+        assert.equal(await release(store, 'a', 'one', outcome(1, { runs: [run('a')] })), false)
         assert.deepEqual(await store.getRuns('a'), [])
-        assert.equal(await other.releaseJob('a', 'two', outcome(1)), true)
+        assert.equal(await release(other, 'a', 'two', outcome(1)), true)
         assert.equal((await store.getJob('a'))?.next_run_time, BASE + 10_000)
       })
 
@@ -273,7 +282,7 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
             claims.set(j.id, [...claims.get(j.id) ?? [], owner])
             // Every other job is released as finished, the rest keep their claims: both must stay exclusive.
             if (Number(j.id.slice(4)) % 2 === 0) {
-              assert.equal(await s.releaseJob(j.id, owner, outcome(j.version, { next_run_time: null, next_fire_time: null })), true)
+              assert.equal(await release(s, j.id, owner, outcome(j.version, { next_run_time: null, next_fire_time: null })), true)
             }
           }
           return got.length
@@ -288,27 +297,46 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         assert.ok(owners.size >= 2, 'both instances claimed jobs')
       })
 
-      test('releaseJob by the wrong owner returns false and writes nothing', async () => {
+      test('releaseJobs by the wrong owner returns false and writes nothing', async () => {
         await store.addJob(job('a'))
         await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 10 })
-        assert.equal(await store.releaseJob('a', 'two', outcome(1, { runs: [run('a')] })), false)
-        assert.equal(await store.releaseJob('missing', 'one', outcome(1)), false)
+        assert.equal(await release(store, 'a', 'two', outcome(1, { runs: [run('a')] })), false)
+        assert.equal(await release(store, 'missing', 'one', outcome(1)), false)
         assert.deepEqual(await store.getJob('a'), job('a'))
         assert.deepEqual(await store.getRuns('a'), [])
         // The real holder's claim is intact.
         assert.deepEqual(await store.acquireDueJobs({ owner: 'two', now: BASE + 1, leaseMs: LEASE, limit: 10 }), [])
-        assert.equal(await store.releaseJob('a', 'one', outcome(1)), true)
+        assert.equal(await release(store, 'a', 'one', outcome(1)), true)
         // Without a claim, nobody can release.
-        assert.equal(await store.releaseJob('a', 'one', outcome(1)), false)
+        assert.equal(await release(store, 'a', 'one', outcome(1)), false)
       })
 
-      test('releaseJob after the job changed only drops the claim', async () => {
+      test('releaseJobs settles a batch release by release, in order', async () => {
+        for (const id of ['a', 'b', 'c']) await store.addJob(job(id))
+        await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 2 }) // a and b
+        await store.updateJob(job('b', { name: 'edited' }))
+        const written = await store.releaseJobs('one', [
+          { id: 'a', ...outcome(1, { runs: [run('a', { run_id: 'ra' })] }) },
+          { id: 'b', ...outcome(1, { runs: [run('b', { run_id: 'rb' })] }) }, // modified meanwhile
+          { id: 'c', ...outcome(1, { runs: [run('c', { run_id: 'rc' })] }) } // never claimed
+        ])
+        assert.deepEqual(written, [true, false, false])
+        assert.deepEqual(runIds(await store.getRuns('a')), ['ra'])
+        assert.deepEqual(await store.getRuns('b'), [])
+        assert.deepEqual(await store.getRuns('c'), [])
+        assert.equal((await store.getJob('a'))?.next_run_time, BASE + 10_000)
+        assert.deepEqual(await store.releaseJobs('one', []), [])
+        // Every claim of the batch is gone, written or not: b is due again at once.
+        assert.deepEqual(ids((await store.acquireDueJobs({ owner: 'two', now: BASE + 1, leaseMs: LEASE, limit: 10 })).map((c) => c.job)), ['b', 'c'])
+      })
+
+      test('releaseJobs after the job changed only drops the claim', async () => {
         await store.addJob(job('a'))
         const [claim] = await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 10 })
         assert.ok(claim !== undefined)
         const modified = await store.updateJob(job('a', { name: 'edited', next_run_time: BASE - 1 }), claim.job.version)
         assert.ok(modified !== null)
-        assert.equal(await store.releaseJob('a', 'one', outcome(claim.job.version, { runs: [run('a')] })), false)
+        assert.equal(await release(store, 'a', 'one', outcome(claim.job.version, { runs: [run('a')] })), false)
         assert.deepEqual(await store.getJob('a'), modified)
         assert.deepEqual(await store.getRuns('a'), [])
         // The claim is gone: the job is acquirable again at once.
@@ -316,27 +344,27 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         assert.deepEqual(again, [{ job: modified, running: 0, takeover: false }])
       })
 
-      test('releaseJob after the job was paused or removed writes nothing', async () => {
+      test('releaseJobs after the job was paused or removed writes nothing', async () => {
         await store.addJob(job('p'))
         await store.addJob(job('r'))
         await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 10 })
         const paused = await store.updateJob(job('p', { paused: true, next_run_time: null, next_fire_time: null }))
         assert.equal(await store.removeJob('r'), true)
-        assert.equal(await store.releaseJob('p', 'one', outcome(1, { runs: [run('p')] })), false)
-        assert.equal(await store.releaseJob('r', 'one', outcome(1, { runs: [run('r')] })), false)
+        assert.equal(await release(store, 'p', 'one', outcome(1, { runs: [run('p')] })), false)
+        assert.equal(await release(store, 'r', 'one', outcome(1, { runs: [run('r')] })), false)
         assert.deepEqual(await store.getJob('p'), paused)
         assert.equal(await store.getJob('r'), null)
         assert.deepEqual(await store.getRuns('p'), [])
         assert.deepEqual(await store.getRuns('r'), [])
       })
 
-      test('releaseJob writes runs and next times, bumps the version and clears the claim', async () => {
+      test('releaseJobs writes runs and next times, bumps the version and clears the claim', async () => {
         await store.addJob(job('a'))
         const [claim] = await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 10 })
         assert.ok(claim !== undefined)
         const missed = run('a', { scheduled_at: BASE - 10_000, status: 'missed', started_at: null, finished_at: BASE, duration_ms: null, lag_ms: null })
         const started = running('a', 'one', BASE + LEASE, { started_at: BASE + 2 })
-        const ok = await store.releaseJob('a', 'one', outcome(claim.job.version, {
+        const ok = await release(store, 'a', 'one', outcome(claim.job.version, {
           next_run_time: BASE + 10_003, next_fire_time: BASE + 10_000, runs: [missed, started]
         }))
         assert.equal(ok, true)
@@ -355,12 +383,12 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         assert.deepEqual(next, [{ job: stored, running: 1, takeover: false }])
       })
 
-      test('releaseJob with remove deletes the job', async () => {
+      test('releaseJobs with remove deletes the job', async () => {
         await store.addJob(job('once', { trigger: { type: 'date', run_date: BASE, timezone: 'UTC' } }))
         await store.insertRuns([run('once', { scheduled_at: BASE - 1000 })], 100)
         await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 10 })
         const last = running('once', 'one', BASE + LEASE)
-        assert.equal(await store.releaseJob('once', 'one', outcome(1, { remove: true, next_run_time: null, next_fire_time: null, runs: [last] })), true)
+        assert.equal(await release(store, 'once', 'one', outcome(1, { remove: true, next_run_time: null, next_fire_time: null, runs: [last] })), true)
         assert.equal(await store.getJob('once'), null)
         assert.deepEqual(await store.getJobs(), [])
         assert.deepEqual(await store.acquireDueJobs({ owner: 'one', now: BASE + 1, leaseMs: LEASE, limit: 10 }), [])
@@ -370,12 +398,12 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         assert.deepEqual(await store.getRuns('once'), [])
       })
 
-      test('releaseJob trims history to historyLimit', async () => {
+      test('releaseJobs trims history to historyLimit', async () => {
         await store.addJob(job('a'))
         await store.insertRuns([1, 2, 3].map((i) => run('a', { scheduled_at: BASE - i * 1000 })), 100)
         await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 10 })
         const newest = run('a', { scheduled_at: BASE })
-        assert.equal(await store.releaseJob('a', 'one', outcome(1, { runs: [newest], historyLimit: 2 })), true)
+        assert.equal(await release(store, 'a', 'one', outcome(1, { runs: [newest], historyLimit: 2 })), true)
         const history = await store.getRuns('a')
         assert.deepEqual(history.map((r) => r.scheduled_at), [BASE, BASE - 1000])
       })
@@ -408,7 +436,7 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         await store.insertRuns([3, 2, 1].map((i) => run('a', { scheduled_at: BASE - i * 1000 })), 3)
         await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 10 })
         const last = running('a', 'one', BASE + LEASE)
-        assert.equal(await store.releaseJob('a', 'one', outcome(1, { runs: [last], historyLimit: 3 })), true)
+        assert.equal(await release(store, 'a', 'one', outcome(1, { runs: [last], historyLimit: 3 })), true)
         assert.equal(await store.finishRun(last.run_id, 'one', { status: 'success', started_at: BASE + 5, finished_at: BASE + 9, error: null, duration_ms: 4, lag_ms: 5 }), true)
         const history = await store.getRuns('a')
         assert.deepEqual(history.map((r) => r.scheduled_at), [BASE, BASE - 1000, BASE - 2000])
@@ -542,7 +570,7 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 10 })
         assert.equal(await store.nextWakeTime(BASE + 1), BASE + LEASE)
         // Once released, the job's own next time counts again.
-        assert.equal(await store.releaseJob('a', 'one', outcome(1, { next_run_time: BASE + 500, next_fire_time: BASE + 500 })), true)
+        assert.equal(await release(store, 'a', 'one', outcome(1, { next_run_time: BASE + 500, next_fire_time: BASE + 500 })), true)
         assert.equal(await store.nextWakeTime(BASE + 1), BASE + 500)
       })
 
