@@ -101,6 +101,9 @@ function prepareAll (db: Db) {
     renewRun: p("UPDATE runs SET lease_expires = ? WHERE run_id = ? AND status = 'running' AND node_id = ?"),
     getRunning: p(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ? AND status = 'running' AND node_id = ?`),
     selectExpired: p(`SELECT ${RUN_COLUMNS} FROM runs WHERE status = 'running' AND lease_expires <= ?`),
+    anyDue: p(`SELECT 1 FROM jobs
+      WHERE paused = 0 AND next_run_time <= @now AND (lease_expires IS NULL OR lease_expires <= @now) LIMIT 1`).pluck(),
+    anyExpired: p("SELECT 1 FROM runs WHERE status = 'running' AND lease_expires <= ? LIMIT 1").pluck(),
     getRuns: p(`SELECT ${RUN_COLUMNS} FROM runs WHERE job_id = ? ORDER BY ${HISTORY_ORDER} LIMIT ?`),
     wakeUnclaimed: p(`SELECT next_run_time FROM jobs
       WHERE paused = 0 AND next_run_time IS NOT NULL AND (lease_expires IS NULL OR lease_expires <= @now)
@@ -215,6 +218,9 @@ export class SqliteStore implements JobStore {
   async acquireDueJobs ({ owner, now, leaseMs, limit }: { owner: string, now: number, leaseMs: number, limit: number }): Promise<AcquiredJob[]> {
     if (limit <= 0) return []
     const s = this.#st()
+    // A read first: in WAL it takes no lock, so idle processes sharing the file do not queue for
+    // the write lock at every wakeup. The transaction below decides.
+    if (s.anyDue.get({ now }) === undefined) return []
     return this.#tx(() => {
       const rows = s.selectDue.all({ now, limit: Number.isFinite(limit) ? limit : -1 }) as Array<{ id: string, lease_owner: string | null, data: string }>
       return rows.map((row) => {
@@ -300,6 +306,7 @@ export class SqliteStore implements JobStore {
 
   async expireRuns (now: number): Promise<RunRecord[]> {
     const s = this.#st()
+    if (s.anyExpired.get(now) === undefined) return [] // a lock-free read first, as in acquireDueJobs
     return this.#tx(() => (s.selectExpired.all(now) as RunRow[]).map((row) => {
       const run: RunRecord = { ...rowToRun(row), status: 'abandoned', finished_at: now, lease_expires: null }
       if (s.jobExists.get(run.job_id) === undefined) s.deleteRun.run(run.run_id)

@@ -46,6 +46,24 @@ describe('SqliteStore specifics', () => {
   beforeEach(async () => { ({ path, remove } = await tempDb()) })
   afterEach(async () => { await remove() })
 
+  test('an idle wakeup never waits for the write lock another process holds', async () => {
+    const store = new SqliteStore({ path, busyTimeoutMs: 2000 })
+    await store.open()
+    await store.addJob({ ...record('later'), next_run_time: BASE + 60_000, next_fire_time: BASE + 60_000 })
+    const other = new Database(path)
+    other.exec('BEGIN IMMEDIATE') // another process in the middle of a write
+    try {
+      // Had either taken the write lock, it would have waited out the busy timeout and thrown SQLITE_BUSY.
+      assert.deepEqual(await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: 30_000, limit: 10 }), [])
+      assert.deepEqual(await store.expireRuns(BASE), [])
+      assert.equal(await store.nextWakeTime(BASE), BASE + 60_000)
+    } finally {
+      other.exec('ROLLBACK')
+      other.close()
+      await store.close()
+    }
+  })
+
   test('creates a versioned schema in WAL mode', async () => {
     const store = new SqliteStore({ path })
     await store.open()
