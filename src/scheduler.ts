@@ -61,6 +61,8 @@ const MAX_CATCH_UP = 1000
 /** Missed fires recorded per claim (history keeps `historyLimit` anyway). */
 const MAX_MISSED_RECORDS = 100
 
+interface RunOutcome { error: RunRecord['error'] }
+
 /** What one claimed job does at a wakeup, decided before anything is written. */
 interface FireDecision {
   job: JobRecord
@@ -369,7 +371,7 @@ export class Scheduler extends EventEmitter {
     const now = this.clock.now()
     const run = this.#newRun(found.record, now, now, 'manual')
     await found.store.insertRuns([run], this.historyLimit)
-    const done = this.#submit(found.store, found.jobstore, found.record, run, now)
+    const [done] = this.#submit(found.store, found.jobstore, found.record, [{ run, dueAt: now }])
     const info = jobToInfo(found.record, found.jobstore)
     if (!wait) return { job: info, run_id: run.run_id }
     const outcome = await done
@@ -566,9 +568,10 @@ export class Scheduler extends EventEmitter {
       skippedAhead = true
     }
     const toRun = job.coalesce && runnable.length > 1 ? runnable.slice(-1) : runnable
-    const available = Math.max(0, job.max_instances - claim.running)
-    const starting = toRun.slice(0, available)
-    const blocked = toRun.slice(available)
+    // The fires due now run as one instance, one after another (as APScheduler runs a job's missed
+    // run times): max_instances limits concurrent instances, it never drops a catch-up fire.
+    const starting = claim.running < job.max_instances ? toRun : []
+    const blocked = starting.length > 0 ? [] : toRun
 
     const jitter = job.trigger.type === 'date' ? null : job.trigger.jitter
     // The fire after next only bounds the jitter: not computed for the (usual) job without one.
@@ -608,9 +611,12 @@ export class Scheduler extends EventEmitter {
       this.#log.warn({ jobId: job.id, maxInstances: job.max_instances }, 'job fire skipped: maximum number of running instances reached')
     }
     if (release.remove) this.emit('job_removed', { job_id: job.id, jobstore })
-    for (const run of runs) {
-      const due = run.scheduled_at === job.next_fire_time && job.next_run_time !== null ? job.next_run_time : run.scheduled_at
-      void this.#submit(store, jobstore, job, run, due)
+    if (runs.length > 0) {
+      this.#submit(store, jobstore, job, runs.map((run) => ({
+        run,
+        // Jitter moves only the first fire.
+        dueAt: run.scheduled_at === job.next_fire_time && job.next_run_time !== null ? job.next_run_time : run.scheduled_at
+      })))
     }
   }
 
@@ -643,31 +649,38 @@ export class Scheduler extends EventEmitter {
     }
   }
 
-  /** Hands a run to the job's executor; resolves with its outcome (never rejects). */
-  #submit (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, dueAt: number): Promise<{ error: RunRecord['error'] }> {
+  /**
+   * Hands runs of one job to its executor as one instance: they take one slot and run one after
+   * another. Each run's promise resolves with its outcome (never rejects).
+   */
+  #submit (store: JobStore, jobstore: string, job: JobRecord, runs: Array<{ run: RunRecord, dueAt: number }>): Array<Promise<RunOutcome>> {
     const executor = this.#executors.get(job.executor) ?? this.#executors.get('default') as Executor
-    const controller = new AbortController()
-    let resolveDone!: (outcome: { error: RunRecord['error'] }) => void
-    const done = new Promise<{ error: RunRecord['error'] }>((resolve) => { resolveDone = resolve })
-    const flight: InFlight = { run, store, controller, done }
-    this.#inflight.set(run.run_id, flight)
+    const queued = runs.map(({ run, dueAt }) => {
+      const controller = new AbortController()
+      let resolveDone!: (outcome: RunOutcome) => void
+      const done = new Promise<RunOutcome>((resolve) => { resolveDone = resolve })
+      this.#inflight.set(run.run_id, { run, store, controller, done })
+      this.emit('job_submitted', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at) })
+      return { run, dueAt, controller, done, resolveDone }
+    })
     this.#ensureRenewal()
-    this.emit('job_submitted', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at) })
     executor.submit(async () => {
-      let outcome: { error: RunRecord['error'] } = { error: null }
-      try {
-        outcome = await this.#execute(store, jobstore, job, run, dueAt, controller)
-      } catch (err) {
-        this.#log.error({ err, jobId: job.id }, 'failed to record a job run')
-      } finally {
-        this.#inflight.delete(run.run_id)
-        resolveDone(outcome)
+      for (const { run, dueAt, controller, resolveDone } of queued) {
+        let outcome: RunOutcome = { error: null }
+        try {
+          outcome = await this.#execute(store, jobstore, job, run, dueAt, controller)
+        } catch (err) {
+          this.#log.error({ err, jobId: job.id }, 'failed to record a job run')
+        } finally {
+          this.#inflight.delete(run.run_id)
+          resolveDone(outcome)
+        }
       }
     })
-    return done
+    return queued.map((q) => q.done)
   }
 
-  async #execute (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, dueAt: number, controller: AbortController): Promise<{ error: RunRecord['error'] }> {
+  async #execute (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, dueAt: number, controller: AbortController): Promise<RunOutcome> {
     if (controller.signal.aborted) {
       // Abandoned (shutdown, or its lease was lost) while it waited for a slot: it never starts.
       return { error: { name: 'AbortError', message: 'the run was abandoned before it started', stack: null } }

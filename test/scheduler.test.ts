@@ -141,6 +141,34 @@ describe('scheduler core', () => {
     }
   })
 
+  test('without coalesce, due fires run as one instance, one after another, even with max_instances 1', async () => {
+    const order: number[] = []
+    let running = 0
+    let peak = 0
+    const { app, clock } = await makeApp({
+      tasks: {
+        step: async (ctx: TaskContext) => {
+          running++
+          peak = Math.max(peak, running)
+          await new Promise((resolve) => setImmediate(resolve))
+          order.push(ctx.scheduledAt.getTime() - T0)
+          running--
+        }
+      }
+    })
+    const blocked: unknown[] = []
+    app.scheduler.on('job_max_instances', (e) => blocked.push(e))
+    await app.scheduler.addJob({ id: 'c', func: 'step', trigger: 'interval', seconds: 10, misfire_grace_time: null, coalesce: false })
+    clock.jump(s(35)) // e.g. the claim's holder died and its lease blocked these fires
+    await clock.advance(0)
+    await app.scheduler.whenIdle()
+    assert.deepEqual(order, [s(10), s(20), s(30)], 'every fire ran, in order')
+    assert.equal(peak, 1, 'one at a time')
+    assert.deepEqual(blocked, [])
+    assert.deepEqual((await app.scheduler.getJobRuns('c')).map((r) => r.status), ['success', 'success', 'success'])
+    await app.close()
+  })
+
   test('max_instances blocks extra concurrent runs and emits job_max_instances', async () => {
     const gate = deferred()
     let running = 0
