@@ -79,7 +79,7 @@ interface InFlight {
   run: RunRecord
   store: JobStore
   controller: AbortController
-  done: Promise<unknown>
+  done: Promise<RunOutcome>
 }
 
 /**

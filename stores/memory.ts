@@ -86,23 +86,23 @@ export class MemoryStore implements JobStore {
     return releases.map((release) => this.#release(owner, release))
   }
 
-  #release (owner: string, outcome: JobRelease): boolean {
-    const id = outcome.id
+  #release (owner: string, release: JobRelease): boolean {
+    const id = release.id
     const stored = this.#jobs.get(id)
     if (stored === undefined || stored.leaseOwner !== owner) return false
     stored.leaseOwner = null
     stored.leaseExpires = null
-    if (stored.job.version !== outcome.version) return false
-    for (const run of outcome.runs) this.#putRun(structuredClone(run))
-    if (outcome.remove) {
+    if (stored.job.version !== release.version) return false
+    for (const run of release.runs) this.#putRun(structuredClone(run))
+    if (release.remove) {
       this.#deleteJob(id)
     } else {
       // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
-      stored.job.next_run_time = outcome.next_run_time
-      stored.job.next_fire_time = outcome.next_fire_time
+      stored.job.next_run_time = release.next_run_time
+      stored.job.next_fire_time = release.next_fire_time
       stored.job.version++
     }
-    for (const jobId of new Set(outcome.runs.map((r) => r.job_id))) this.#trim(jobId, outcome.historyLimit)
+    for (const jobId of new Set(release.runs.map((r) => r.job_id))) this.#trim(jobId, release.historyLimit)
     return true
   }
 

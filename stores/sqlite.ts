@@ -52,6 +52,10 @@ export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
 
 const RUN_COLUMNS = 'run_id, job_id, scheduled_at, started_at, status, node_id, lease_expires, data'
 const HISTORY_ORDER = 'scheduled_at DESC, started_at DESC, run_id DESC'
+/** Claimable now: unpaused, due and without a live claim (parameter @now). */
+const DUE = 'paused = 0 AND next_run_time <= @now AND (lease_expires IS NULL OR lease_expires <= @now)'
+/** Running runs whose lease lapsed (parameter ?). */
+const EXPIRED = "status = 'running' AND lease_expires <= ?"
 
 interface RunRow {
   run_id: string
@@ -85,9 +89,7 @@ function prepareAll (db: Db) {
     // The claim is kept: its holder notices the version change at release.
     writeJob: p('UPDATE jobs SET next_run_time = ?, paused = ?, version = ?, data = ? WHERE id = ?'),
     deleteJob: p('DELETE FROM jobs WHERE id = ?'),
-    selectDue: p(`SELECT id, lease_owner, data FROM jobs
-      WHERE paused = 0 AND next_run_time <= @now AND (lease_expires IS NULL OR lease_expires <= @now)
-      ORDER BY next_run_time, id LIMIT @limit`),
+    selectDue: p(`SELECT id, lease_owner, data FROM jobs WHERE ${DUE} ORDER BY next_run_time, id LIMIT @limit`),
     setClaim: p('UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ?'),
     clearClaim: p('UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = ?'),
     countRunning: p(`SELECT COUNT(*) FROM runs
@@ -100,10 +102,9 @@ function prepareAll (db: Db) {
       WHERE job_id = ? AND status <> 'running' ORDER BY ${HISTORY_ORDER} LIMIT -1 OFFSET ?)`),
     renewRun: p("UPDATE runs SET lease_expires = ? WHERE run_id = ? AND status = 'running' AND node_id = ?"),
     getRunning: p(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ? AND status = 'running' AND node_id = ?`),
-    selectExpired: p(`SELECT ${RUN_COLUMNS} FROM runs WHERE status = 'running' AND lease_expires <= ?`),
-    anyDue: p(`SELECT 1 FROM jobs
-      WHERE paused = 0 AND next_run_time <= @now AND (lease_expires IS NULL OR lease_expires <= @now) LIMIT 1`).pluck(),
-    anyExpired: p("SELECT 1 FROM runs WHERE status = 'running' AND lease_expires <= ? LIMIT 1").pluck(),
+    selectExpired: p(`SELECT ${RUN_COLUMNS} FROM runs WHERE ${EXPIRED}`),
+    anyDue: p(`SELECT 1 FROM jobs WHERE ${DUE} LIMIT 1`).pluck(),
+    anyExpired: p(`SELECT 1 FROM runs WHERE ${EXPIRED} LIMIT 1`).pluck(),
     getRuns: p(`SELECT ${RUN_COLUMNS} FROM runs WHERE job_id = ? ORDER BY ${HISTORY_ORDER} LIMIT ?`),
     wakeUnclaimed: p(`SELECT next_run_time FROM jobs
       WHERE paused = 0 AND next_run_time IS NOT NULL AND (lease_expires IS NULL OR lease_expires <= @now)
@@ -239,28 +240,28 @@ export class SqliteStore implements JobStore {
     return this.#tx(() => releases.map((release) => this.#release(owner, release)))
   }
 
-  #release (owner: string, outcome: JobRelease): boolean {
+  #release (owner: string, release: JobRelease): boolean {
     const s = this.#st()
-    const id = outcome.id
+    const id = release.id
     const row = s.getClaimed.get(id) as { lease_owner: string | null, version: number, data: string } | undefined
     if (row === undefined || row.lease_owner !== owner) return false
     s.clearClaim.run(id)
-    if (row.version !== outcome.version) return false
-    for (const run of outcome.runs) this.#putRun(run)
-    if (outcome.remove) {
+    if (row.version !== release.version) return false
+    for (const run of release.runs) this.#putRun(run)
+    if (release.remove) {
       s.deleteJob.run(id)
       s.deleteFinishedRuns.run(id)
     } else {
       // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
       const job: JobRecord = {
         ...JSON.parse(row.data) as JobRecord,
-        next_run_time: outcome.next_run_time,
-        next_fire_time: outcome.next_fire_time,
+        next_run_time: release.next_run_time,
+        next_fire_time: release.next_fire_time,
         version: row.version + 1
       }
       s.writeJob.run(job.next_run_time, job.paused ? 1 : 0, job.version, JSON.stringify(job), id)
     }
-    this.#trim(outcome.runs, outcome.historyLimit)
+    this.#trim(release.runs, release.historyLimit)
     return true
   }
 
