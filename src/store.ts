@@ -50,7 +50,8 @@ export interface JobStore {
   queryJobs (query: JobStoreQuery): Promise<JobPage>
   /**
    * Ids of unpaused jobs overdue by more than their grace: now - next_run_time >
-   * max(misfire_grace_time (60 s when unlimited), 1 s). Most overdue first, at most `limit`.
+   * max(misfire_grace_time (60 s when unlimited), 1 s). Longest overdue first (by the instant it
+   * became overdue, then id), at most `limit`.
    */
   overdueJobs (now: number, limit: number): Promise<string[]>
 
