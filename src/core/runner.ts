@@ -5,6 +5,7 @@ import { jobToInfo } from '../job.js'
 import type { Metrics } from '../metrics.js'
 import type { JobStore, RunResult } from '../store.js'
 import type { TaskContext, TaskRegistry } from '../tasks.js'
+import { describeThrown } from './task-error.js'
 import type { JobRecord, RunRecord } from '../types.js'
 
 export interface RunOutcome { error: RunRecord['error'] }
@@ -76,7 +77,9 @@ export class Runner {
         try {
           outcome = await this.#execute(store, jobstore, job, run, dueAt, controller)
         } catch (err) {
-          this.#c.log.error({ err, jobId: job.id }, 'failed to record a job run')
+          // The store could not record the run: a waiting caller hears it rather than a success.
+          this.#c.log.error({ err, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
+          outcome = { error: describeThrown(err) }
         } finally {
           this.#inflight.delete(run.run_id)
           resolveDone(outcome)
@@ -122,8 +125,7 @@ export class Runner {
       }
       retval = await fn(ctx)
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err))
-      error = { name: e.name, message: e.message, stack: e.stack ?? null }
+      error = describeThrown(err)
     }
     const finishedAt = clock.now()
     const result: RunResult = {
