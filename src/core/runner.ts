@@ -4,6 +4,7 @@ import type { Executor } from '../executor.js'
 import type { Metrics } from '../metrics.js'
 import type { JobStore, RunFinish, RunResult } from '../store.js'
 import type { TaskRegistry } from '../tasks.js'
+import { describeThrown } from './task-error.js'
 import type { JobRecord, RunRecord } from '../types.js'
 import { storeNow } from './store-clock.js'
 import { LazyTaskContext } from './task-context.js'
@@ -14,13 +15,16 @@ const MAX_FINISH_BATCH = 500
 export interface RunOutcome { error: RunRecord['error'] }
 
 /** A run the executor is done with; `recorded` settles once its result is written. */
-interface Executed extends RunOutcome { recorded?: Promise<void> }
+interface Executed extends RunOutcome { recorded?: Promise<RunRecord['error']> }
+
+/** What became of a finished run's write: written, refused (the lease was lost), or the store failed. */
+type Recorded = boolean | { failed: unknown }
 
 /** A run handed to the runner, with the instant it was due (jitter included). */
 export interface RunSubmission { run: RunRecord, dueAt: number }
 
 interface PendingFinish extends RunFinish {
-  written: (recorded: boolean) => void
+  written: (recorded: Recorded) => void
 }
 
 interface InFlight {
@@ -90,14 +94,16 @@ export class Runner {
         try {
           outcome = await this.#execute(store, jobstore, job, run, dueAt, controller)
         } catch (err) {
-          this.#c.log.error({ err, jobId: job.id }, 'failed to record a job run')
+          // The store could not record the run: a waiting caller hears it rather than a success.
+          this.#c.log.error({ err, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
+          outcome = { error: describeThrown(err) }
         }
-        const finished = (): void => {
+        const finished = (error: RunRecord['error']): void => {
           this.#inflight.delete(run.run_id)
-          resolveDone({ error: outcome.error })
+          resolveDone({ error })
         }
-        if (outcome.recorded === undefined) finished()
-        else void outcome.recorded.then(finished, finished)
+        if (outcome.recorded === undefined) finished(outcome.error)
+        else void outcome.recorded.then(finished)
       }
     })
     return queued.map((q) => q.done)
@@ -113,7 +119,9 @@ export class Runner {
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
     if (run.trigger === 'scheduled' && startedAt - dueAt > graceMs) {
       // It waited in a busy executor past its grace. Fenced like any result: a lost lease records nothing.
-      if (await this.#record(store, run.run_id, { status: 'missed', started_at: null, finished_at: startedAt, error: null, duration_ms: null, lag_ms: null })) {
+      const recorded = await this.#record(store, run.run_id, { status: 'missed', started_at: null, finished_at: startedAt, error: null, duration_ms: null, lag_ms: null })
+      if (typeof recorded === 'object') throw recorded.failed
+      if (recorded) {
         metrics.recordRun('missed')
         emit('job_missed', { job_id: job.id, jobstore, scheduled_run_time: new Date(run.scheduled_at) })
       }
@@ -129,8 +137,7 @@ export class Runner {
       if (fn === undefined) throw new Error(`Task '${job.func}' is not registered in this process`)
       retval = await fn(ctx)
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err))
-      error = { name: e.name, message: e.message, stack: e.stack ?? null }
+      error = describeThrown(err)
     }
     const finishedAt = storeNow(store, this.#c.clock)
     const result: RunResult = {
@@ -143,9 +150,14 @@ export class Runner {
     }
     // The executor slot is free once the task returned; the result is written with others.
     return { error, recorded: this.#record(store, run.run_id, result).then((recorded) => {
+      if (typeof recorded === 'object') {
+        // The store could not record the run: a waiting caller hears it rather than a success.
+        this.#c.log.error({ err: recorded.failed, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
+        return describeThrown(recorded.failed)
+      }
       if (!recorded) {
         ctx.log.warn('run finished after its lease was lost; its result is not recorded')
-        return
+        return error
       }
       metrics.recordRun(result.status as 'success' | 'error')
       if (error === null) {
@@ -154,16 +166,17 @@ export class Runner {
         ctx.log.error({ err: error }, 'job raised an error')
         emit('job_error', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), error })
       }
+      return error
     }) }
   }
 
   /**
    * Queues a run's result for the next group commit (one store call for every run that finished
    * in the same turn of the event loop, or MAX_FINISH_BATCH of them). Resolves with whether the
-   * store wrote it (false: the lease was lost); never rejects.
+   * store wrote it (false: the lease was lost), or how the store failed; never rejects.
    */
-  async #record (store: JobStore, runId: string, result: RunResult): Promise<boolean> {
-    return await new Promise<boolean>((resolve) => {
+  async #record (store: JobStore, runId: string, result: RunResult): Promise<Recorded> {
+    return await new Promise<Recorded>((resolve) => {
       let pending = this.#finishing.get(store)
       if (pending === undefined) {
         pending = []
@@ -196,8 +209,7 @@ export class Runner {
         try {
           f.written((await store.finishRuns(nodeId, [{ runId: f.runId, result: f.result }]))[0] === true)
         } catch (err) {
-          log.error({ err, runId: f.runId }, 'failed to record a job run')
-          f.written(false)
+          f.written({ failed: err })
         }
       }
     }
