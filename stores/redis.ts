@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs'
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
 import { systemClock, type Clock } from '../src/clock.js'
 import { ConflictingIdError, StoreUnavailableError } from '../src/errors.js'
-import type {
-  AcquiredJob, JobRelease, JobStore, RunResult, SchedulerSharedState, StoreChange
+import {
+  searchKey,
+  type AcquiredJob, type JobPage, type JobRelease, type JobStore, type JobStoreQuery, type RunFinish,
+  type SchedulerSharedState, type StoreChange, type StoreHealth
 } from '../src/store.js'
 import type { JobRecord, RunRecord } from '../src/types.js'
 
@@ -51,7 +53,7 @@ type Script = (key: string, ...args: Array<string | number>) => Promise<unknown>
 
 const SCRIPTS = [
   'addJob', 'updateJob', 'removeJob', 'acquireDueJobs', 'releaseJobs', 'insertRuns', 'renewRunLeases',
-  'finishRun', 'expireRuns', 'nextWakeTime', 'getRuns', 'readJobs', 'setSchedulerState'
+  'finishRuns', 'expireRuns', 'nextWakeTime', 'getRuns', 'readJobs', 'queryJobs', 'overdueJobs', 'setSchedulerState'
 ] as const
 type ScriptName = typeof SCRIPTS[number]
 
@@ -263,8 +265,14 @@ export class RedisStore implements JobStore {
     }
   }
 
-  /** Store health for /health: unreachable, or came back without its data. */
-  health (): RedisStoreHealth {
+  /** For /health: not ok while Redis is unreachable, or once it came back without its data. */
+  async health (): Promise<StoreHealth> {
+    const state = this.state()
+    return state.status === 'ok' ? { ok: true } : { ok: false, reason: state.message ?? state.status }
+  }
+
+  /** Connection and data state, synchronously. */
+  state (): RedisStoreHealth {
     if (this.#dataLostAt !== null) {
       return { status: 'data_lost', dataLostAt: this.#dataLostAt, message: 'Redis came back without the scheduler data (no persistence, or flushed)' }
     }
@@ -277,24 +285,32 @@ export class RedisStore implements JobStore {
   async addJob (job: JobRecord): Promise<void> {
     const change: StoreChange = { type: 'job_added', jobId: job.id, nextRunTime: job.next_run_time }
     const added = await this.#run('addJob', job.id, JSON.stringify(job), job.version, str(job.next_run_time),
-      str(job.next_fire_time), job.paused ? '1' : '0', this.#notice(change))
+      str(job.next_fire_time), job.paused ? '1' : '0', graceMs(job), indexOf(job), this.#notice(change))
     if (added === 0) throw new ConflictingIdError(job.id)
     this.#emit(change)
   }
 
   async getJob (id: string): Promise<JobRecord | null> {
-    const [job] = decodeJobs(await this.#run('readJobs', 'ids', id) as string[])
+    const [job] = decodeJobs(await this.#run('readJobs', id) as string[])
     return job ?? null
   }
 
-  async getJobs (): Promise<JobRecord[]> {
-    return decodeJobs(await this.#run('readJobs', 'page', 0, -1) as string[])
+  async queryJobs ({ limit = Infinity, offset = 0, state, func, q }: JobStoreQuery): Promise<JobPage> {
+    const [lo, hi] = state === 'paused' ? [2, 2] : state === 'scheduled' ? [0, 1] : [0, 2]
+    const out = await this.#run('queryJobs', Math.max(0, Math.floor(offset)), Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1,
+      lo, hi, func ?? '', q === undefined || q === '' ? '' : searchKey(q)) as Array<string | number>
+    return { total: Number(out[0]), jobs: decodeJobs(out.slice(1) as string[]) }
+  }
+
+  async overdueJobs (now: number, limit: number): Promise<string[]> {
+    if (limit <= 0) return []
+    return await this.#run('overdueJobs', now, Number.isFinite(limit) ? Math.floor(limit) : -1) as string[]
   }
 
   async updateJob (job: JobRecord, expectedVersion?: number): Promise<JobRecord | null> {
     const change: StoreChange = { type: 'job_modified', jobId: job.id, nextRunTime: job.next_run_time }
     const version = await this.#run('updateJob', job.id, JSON.stringify(job), str(job.next_run_time), str(job.next_fire_time),
-      job.paused ? '1' : '0', expectedVersion === undefined ? '' : expectedVersion, this.#notice(change))
+      job.paused ? '1' : '0', graceMs(job), indexOf(job), expectedVersion === undefined ? '' : expectedVersion, this.#notice(change))
     if (version === null) return null
     this.#emit(change)
     return { ...structuredClone(job), version: Number(version) }
@@ -347,10 +363,15 @@ export class RedisStore implements JobStore {
     return await this.#run('renewRunLeases', JSON.stringify(owner), leaseExpires, ...runIds) as string[]
   }
 
-  async finishRun (runId: string, owner: string, result: RunResult): Promise<boolean> {
-    const done = await this.#run('finishRun', runId, JSON.stringify(owner), result.status, str(result.started_at),
-      String(result.finished_at), str(result.duration_ms), str(result.lag_ms), result.error === null ? '' : JSON.stringify(result.error))
-    return Number(done) === 1
+  async finishRuns (owner: string, finishes: RunFinish[]): Promise<boolean[]> {
+    if (finishes.length === 0) return []
+    const args: Array<string | number> = [JSON.stringify(owner), finishes.length]
+    for (const { runId, result } of finishes) {
+      args.push(runId, result.status, str(result.started_at), String(result.finished_at), str(result.duration_ms),
+        str(result.lag_ms), result.error === null ? '' : JSON.stringify(result.error))
+    }
+    const out = await this.#run('finishRuns', ...args) as number[]
+    return out.map((n) => Number(n) === 1)
   }
 
   async expireRuns (now: number): Promise<RunRecord[]> {
@@ -440,6 +461,10 @@ export class RedisStore implements JobStore {
     }
   }
 }
+
+/** How late a job may be before /health calls it overdue (see overdueAt in src/store.ts). */
+const graceMs = (job: JobRecord): number => Math.max((job.misfire_grace_time ?? 60) * 1000, 1000)
+const indexOf = (job: JobRecord): string => JSON.stringify([job.func, searchKey(job.id), searchKey(job.name)])
 
 const historyArg = (limit: number): number => Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1
 

@@ -6,8 +6,13 @@
 
   Layout (P = "{prefix}"):
     P:jobs      hash   job id -> job record (JSON as written; version and next times overridden by P:jobst)
-    P:jobst     hash   job id -> "version\tnext_run_time\tnext_fire_time\tpaused" ('' = null)
-    P:order     zset   every job, score next_run_time (+inf when null): the listing order
+    P:jobst     hash   job id -> "version\tnext_run_time\tnext_fire_time\tpaused\tgrace ms" ('' = null)
+    P:jobix     hash   job id -> JSON [task name, search key of the id, search key of the name]
+    P:list:<r>  zset   jobs of list rank r (0 scheduled with a next run, 1 without, 2 paused),
+                       score next_run_time (-inf when null): the listing order, with ties by id
+    P:flist:<r>:<task>  the same, per task name (the `func` filter)
+    P:sid, P:sname  zset  "<search key>\0<id>", score 0: prefix search by id and by name
+    P:overdue   zset   scheduled jobs, score next_run_time + grace: when /health calls them overdue
     P:next      zset   unpaused, unclaimed jobs with a next_run_time: what can become due
     P:claims    zset   claimed job id -> claim expiry
     P:owners    hash   claimed job id -> claim owner
@@ -23,7 +28,8 @@
 local rcall = redis.call
 local P = string.sub(KEYS[1], 1, -6)
 local K = {
-  jobs = KEYS[1], jobst = P .. ':jobst', order = P .. ':order', next = P .. ':next',
+  jobs = KEYS[1], jobst = P .. ':jobst', jobix = P .. ':jobix', next = P .. ':next',
+  sid = P .. ':sid', sname = P .. ':sname', overdue = P .. ':overdue',
   claims = P .. ':claims', owners = P .. ':owners', runs = P .. ':runs', runst = P .. ':runst',
   running = P .. ':running', state = P .. ':state', changes = P .. ':changes'
 }
@@ -59,17 +65,49 @@ local function split (s)
   return out
 end
 
--- Job state: version, next_run_time, next_fire_time, paused.
+-- Job state: version, next_run_time, next_fire_time, paused, grace (ms, for /health).
 local function jobState (id)
   local s = rcall('HGET', K.jobst, id)
   if not s then return nil end
   local f = split(s)
-  return { version = tonumber(f[1]), nrt = f[2], nft = f[3], paused = f[4] }
+  return { version = tonumber(f[1]), nrt = f[2], nft = f[3], paused = f[4], grace = f[5] }
 end
 
-local function writeJobState (id, st)
-  rcall('HSET', K.jobst, id, num(st.version) .. '\t' .. st.nrt .. '\t' .. st.nft .. '\t' .. st.paused)
-  rcall('ZADD', K.order, st.nrt == '' and '+inf' or st.nrt, id)
+local function rankOf (st)
+  if st.paused == '1' then return 2 end
+  if st.nrt == '' then return 1 end
+  return 0
+end
+
+-- The list, task and search indexes of a job (ix: { task, id key, name key }).
+local function indexJob (id, st, ix, add)
+  local rank = rankOf(st)
+  local lists = { P .. ':list:' .. rank, P .. ':flist:' .. rank .. ':' .. ix[1] }
+  if add then
+    local score = st.nrt == '' and '-inf' or st.nrt
+    for _, key in ipairs(lists) do rcall('ZADD', key, score, id) end
+    if rank == 0 then rcall('ZADD', K.overdue, tonumber(st.nrt) + tonumber(st.grace), id) end
+    rcall('ZADD', K.sid, 0, ix[2] .. '\0' .. id)
+    rcall('ZADD', K.sname, 0, ix[3] .. '\0' .. id)
+  else
+    for _, key in ipairs(lists) do rcall('ZREM', key, id) end
+    rcall('ZREM', K.overdue, id)
+    rcall('ZREM', K.sid, ix[2] .. '\0' .. id)
+    rcall('ZREM', K.sname, ix[3] .. '\0' .. id)
+  end
+end
+
+local function jobIndex (id)
+  local ix = rcall('HGET', K.jobix, id)
+  if not ix then return nil end
+  return cjson.decode(ix)
+end
+
+-- Writes a job's state and moves it in the indexes (old: its state before, or nil when new).
+local function writeJobState (id, st, old, ix)
+  if old ~= nil then indexJob(id, old, ix, false) end
+  rcall('HSET', K.jobst, id, num(st.version) .. '\t' .. st.nrt .. '\t' .. st.nft .. '\t' .. st.paused .. '\t' .. st.grace)
+  indexJob(id, st, ix, true)
 end
 
 -- Puts an unclaimed job where its state says: in P:next when it can become due.
@@ -163,9 +201,12 @@ end
 
 -- Deletes a job with its finished history (running runs stay until they finish).
 local function deleteJob (id)
-  if rcall('HDEL', K.jobs, id) == 0 then return false end
+  local st = jobState(id)
+  if st == nil then return false end
+  indexJob(id, st, jobIndex(id), false)
+  rcall('HDEL', K.jobs, id)
   rcall('HDEL', K.jobst, id)
-  rcall('ZREM', K.order, id)
+  rcall('HDEL', K.jobix, id)
   rcall('ZREM', K.next, id)
   dropClaim(id)
   local key = histKey(id)

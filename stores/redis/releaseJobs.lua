@@ -31,8 +31,8 @@ for _ = 1, count do
       if remove == '1' then
         deleteJob(id)
       else
-        local new = { version = st.version + 1, nrt = nrt, nft = nft, paused = st.paused }
-        writeJobState(id, new)
+        local new = { version = st.version + 1, nrt = nrt, nft = nft, paused = st.paused, grace = st.grace }
+        writeJobState(id, new, st, jobIndex(id))
         schedule(id, new)
       end
       for jobId in pairs(jobs) do trim(jobId, limit) end
