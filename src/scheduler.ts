@@ -151,6 +151,7 @@ export class Scheduler extends EventEmitter {
   async open (): Promise<void> {
     if (this.#opened) return
     for (const store of Object.values(this.#stores)) {
+      store.attach?.({ log: this.#log, clock: this.clock })
       await store.open()
       this.#unsubscribe.push(store.subscribe((change) => {
         if (change.type === 'scheduler_state') this.#cycle.paused = change.paused
@@ -387,6 +388,21 @@ export class Scheduler extends EventEmitter {
     while (at !== null && out.length < count) {
       out.push(formatDate(at, record.trigger.timezone))
       at = trigger.next(at)
+    }
+    return out
+  }
+
+  /** Stores that are not usable now (unreachable, or lost their data), by alias, with the reason. */
+  async storeProblems (): Promise<Record<string, string>> {
+    const out: Record<string, string> = {}
+    for (const [alias, store] of Object.entries(this.#stores)) {
+      if (store.health === undefined) continue
+      try {
+        const health = await store.health()
+        if (!health.ok) out[alias] = health.reason ?? 'unavailable'
+      } catch (err) {
+        out[alias] = (err as Error).message
+      }
     }
     return out
   }

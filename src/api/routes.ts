@@ -142,9 +142,11 @@ function schedulerRoutes (scheduler: Scheduler, options: ResolvedOptions): Route
       }
     },
     {
-      method: 'GET', path: '/health', operationId: 'getHealth', tag: 'scheduler', summary: 'Liveness: 503 when jobs are overdue by more than their grace',
-      response: { 200: S.described(S.Health, 'Healthy'), 503: S.described(S.Health, 'Jobs are overdue'), ...common() },
+      method: 'GET', path: '/health', operationId: 'getHealth', tag: 'scheduler', summary: 'Liveness: 503 when a job store is unusable or jobs are overdue by more than their grace',
+      response: { 200: S.described(S.Health, 'Healthy'), 503: S.described(S.Health, 'A job store is unusable, or jobs are overdue'), ...common() },
       handler: async (_, reply) => {
+        const stores = await scheduler.storeProblems()
+        if (Object.keys(stores).length > 0) return reply.code(503).send({ status: 'store_unavailable', overdue: [], stores })
         const overdue = await scheduler.overdueJobs()
         return reply.code(overdue.length > 0 ? 503 : 200).send({ status: overdue.length > 0 ? 'overdue' : 'ok', overdue })
       }
