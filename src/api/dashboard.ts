@@ -47,7 +47,7 @@ function escapeHtml (text: string): string {
   return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }
 
-function loadAssets (base: string): { index: Asset, csp: string, files: Map<string, Asset> } {
+function loadAssets (apiPrefix: string, base: string): { index: Asset, csp: string, files: Map<string, Asset> } {
   const uiDir = findUiDir()
   const files = new Map<string, Asset>()
   for (const name of readdirSync(uiDir)) {
@@ -65,6 +65,7 @@ function loadAssets (base: string): { index: Asset, csp: string, files: Map<stri
   const html = readFileSync(join(uiDir, 'index.html'), 'utf8')
     .replace('<!--importmap-->', `<script type="importmap">${importMap}</script>`)
     .replaceAll('%BASE%', escapeHtml(base))
+    .replaceAll('%API%', escapeHtml(apiPrefix))
   const csp = [
     "default-src 'none'",
     `script-src 'self' 'sha256-${importMapHash}'`,
@@ -87,7 +88,7 @@ function send (request: FastifyRequest, reply: FastifyReply, file: Asset): Fasti
 /** Adds the dashboard's routes to the API context `api` (so they share its auth). */
 export function registerDashboard (api: FastifyInstance): void {
   const base = `${api.prefix}/ui`
-  const { index, csp, files } = loadAssets(base)
+  const { index, csp, files } = loadAssets(api.prefix, base)
   const hidden = { hide: true } as FastifySchema
   const page = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     void reply.header('Content-Security-Policy', csp).header('Referrer-Policy', 'no-referrer')
