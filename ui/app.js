@@ -106,4 +106,6 @@ function App () {
     <${Notices} />`
 }
 
-render(html`<${App} />`, document.getElementById('app'))
+const root = document.getElementById('app')
+root.textContent = '' // the loading text
+render(html`<${App} />`, root)

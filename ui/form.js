@@ -268,7 +268,7 @@ export function JobForm ({ id, timezone }) {
           : null}
         ${f.trigger === 'date'
           ? null
-          : html`<div class="units">
+          : html`<div class="units wide">
               ${input('start_date', 'Start', { type: 'datetime-local', step: 1 })}
               ${input('end_date', 'End (inclusive)', { type: 'datetime-local', step: 1 })}
               ${input('jitter', 'Jitter (s)', { type: 'number', min: 0, step: 'any' })}
