@@ -24,7 +24,7 @@ function safeEqual (a: string, b: string): boolean {
 
 const ROOT_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark"><title>fastify-apscheduler demo</title></head>
+<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,"><title>fastify-apscheduler demo</title></head>
 <body style="font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem">
 <h1>fastify-apscheduler demo</h1>
 <ul>

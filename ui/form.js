@@ -264,7 +264,7 @@ export function JobForm ({ id, timezone }) {
             ${f.cronMode === 'crontab'
               ? input('crontab', 'Crontab line', { hint: "minute hour day month weekday (0 = Sunday), or six fields with seconds first: '*/5 * * * *'", spellcheck: false })
               : html`<p class="hint">APScheduler fields: those after the last one given default to their minimum, those before it to *.</p>
-                <div class="units">${CRON.map((k) => input(k, k.replace('_', ' '), { placeholder: CRON_HINTS[k], spellcheck: false }))}</div>`}`
+                <div class="units">${CRON.map((k) => input(k, k.replaceAll('_', ' '), { placeholder: CRON_HINTS[k], spellcheck: false }))}</div>`}`
           : null}
         ${f.trigger === 'date'
           ? null

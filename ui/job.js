@@ -80,7 +80,7 @@ function RunRow ({ run, timezone }) {
   </tr>`
 }
 
-function Actions ({ job, onChange }) {
+function Actions ({ job, onChange, onDelete }) {
   const [dialog, setDialog] = useState(null)
   const [reason, setReason] = useState('')
   const [busy, setBusy] = useState(false)
@@ -102,10 +102,20 @@ function Actions ({ job, onChange }) {
     e.preventDefault()
     void act(() => post(`${path}/pause`, { reason: reason.trim() === '' ? null : reason.trim() }), `Paused ${job.name}`)
   }
-  const remove = () => act(async () => {
-    await call('DELETE', path)
-    location.hash = '#/'
-  }, `Deleted ${job.name}`)
+  const remove = async () => {
+    setBusy(true)
+    onDelete() // no more reads of a job that is going away
+    try {
+      await call('DELETE', path)
+      notify(`Deleted ${job.name}`)
+      location.hash = '#/'
+    } catch (err) {
+      notify(err.message, 'error')
+      setBusy(false)
+      onDelete(false)
+      onChange()
+    }
+  }
   return html`<div class="actions" role="group" aria-label="Job actions">
     ${job.paused
       ? html`<button type="button" disabled=${busy} onClick=${() => act(() => post(`${path}/resume`), `Resumed ${job.name}`)}>Resume</button>`
@@ -156,7 +166,7 @@ export function JobPage ({ id }) {
     ${gone ? html`<p class="error" role="alert">This job was removed.</p>` : null}
     <p class="state"><${StateBadge} job=${job} running=${running} />
       ${job.next_run_time === null ? null : html` next run <strong>${relative(job.next_run_time, now)}</strong>, ${absolute(job.next_run_time, job.timezone)}`}</p>
-    ${gone ? null : html`<${Actions} job=${job} onChange=${page.reload} />`}
+    ${gone ? null : html`<${Actions} job=${job} onChange=${page.reload} onDelete=${page.stop} />`}
     <div class="columns">
       <section aria-labelledby="def-title"><h2 id="def-title">Definition</h2><${Definition} job=${job} /></section>
       <section aria-labelledby="next-title"><h2 id="next-title">Next ${next.length === 0 ? '' : next.length} fire times</h2>

@@ -16,8 +16,10 @@ export function usePoll (load, deps, every = POLL_MS) {
   const [state, setState] = useState({ data: undefined, error: null })
   const seq = useRef(0)
   const busy = useRef(false)
+  const stopped = useRef(false)
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const reload = useCallback(async () => {
+    if (stopped.current) return
     const mine = ++seq.current
     busy.current = true
     try {
@@ -36,7 +38,9 @@ export function usePoll (load, deps, every = POLL_MS) {
     document.addEventListener('visibilitychange', onVisible)
     return () => { clearInterval(timer); document.removeEventListener('visibilitychange', onVisible); seq.current++ }
   }, [reload])
-  return { ...state, reload }
+  // stop() halts polling (before deleting what is polled) and ignores answers on the way; stop(false) resumes.
+  const stop = useCallback((on = true) => { stopped.current = on; seq.current++; busy.current = false }, [])
+  return { ...state, reload, stop }
 }
 
 // Notices: one live region for the whole page.
