@@ -17,7 +17,7 @@ const OPERATIONS = ['getSchedulerInfo', 'addJob', 'getJobs', 'getJob', 'updateJo
   'getTasks', 'previewJob', 'getLatestRuns']
 const WITH_BODY = ['addJob', 'updateJob', 'pauseJob', 'shutdownScheduler', 'previewJob', 'getLatestRuns']
 const QUERY: Record<string, string[]> = {
-  getJobs: ['limit', 'offset', 'func', 'state', 'jobstore'],
+  getJobs: ['limit', 'offset', 'func', 'state', 'q', 'jobstore'],
   runJob: ['wait'],
   getJobRuns: ['limit'],
   getJobNextRunTimes: ['count'],
