@@ -332,15 +332,15 @@ export class Scheduler extends EventEmitter {
       throw new ValidationError('reason', 'must be a string of at most 1024 characters')
     }
     return await this.#update(id, (record) => ({
-      ...record, paused: true, paused_reason: reason ?? null, next_run_time: null, next_fire_time: null, updated_at: this.clock.now()
+      ...record, paused: true, paused_reason: reason ?? null, next_run_time: null, next_fire_time: null, updated_at: this.#now()
     }), 'job_modified')
   }
 
   async resumeJob (id: string): Promise<JobInfo> {
     return await this.#update(id, (record) => {
       if (!record.paused) return record
-      const next: JobRecord = { ...record, paused: false, paused_reason: null, updated_at: this.clock.now() }
-      scheduleFromNow(next, this.clock.now())
+      const next: JobRecord = { ...record, paused: false, paused_reason: null, updated_at: this.#now() }
+      scheduleFromNow(next, this.#now())
       return next
     }, 'job_modified')
   }
@@ -384,7 +384,7 @@ export class Scheduler extends EventEmitter {
     const { record } = found
     const trigger = compileTrigger(record.trigger)
     const out: string[] = []
-    let at = record.paused ? trigger.first(this.clock.now()) : record.next_fire_time
+    let at = record.paused ? trigger.first(this.#now()) : record.next_fire_time
     while (at !== null && out.length < count) {
       out.push(formatDate(at, record.trigger.timezone))
       at = trigger.next(at)
@@ -416,7 +416,7 @@ export class Scheduler extends EventEmitter {
     const { record, jobstore } = normalizeJob(definition, 'api', this.#context())
     const trigger = compileTrigger(record.trigger)
     const out: string[] = []
-    let at = record.paused ? trigger.first(this.clock.now()) : record.next_fire_time
+    let at = record.paused ? trigger.first(this.#now()) : record.next_fire_time
     while (at !== null && out.length < count) {
       out.push(formatDate(at, record.trigger.timezone))
       at = trigger.next(at)
@@ -434,6 +434,14 @@ export class Scheduler extends EventEmitter {
 
   // ---------------------------------------------------------------- internals: helpers
 
+  /**
+   * The instant new schedules are computed from: the default store's time when it keeps its own
+   * (Redis: the server's clock), so a process whose clock is off does not skip or repeat fires.
+   */
+  #now (): number {
+    return storeNow(this.#cycle.defaultStore(), this.clock)
+  }
+
   #context (): NormalizeContext {
     return {
       timezone: this.timezone,
@@ -441,7 +449,7 @@ export class Scheduler extends EventEmitter {
       tasks: this.tasks,
       jobstores: Object.keys(this.#stores),
       executors: [...this.#executors.keys()],
-      now: this.clock.now()
+      now: this.#now()
     }
   }
 

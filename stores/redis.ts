@@ -90,7 +90,9 @@ export class RedisStore implements JobStore {
   readonly #origin = randomUUID()
   readonly #listeners = new Set<(change: StoreChange) => void>()
   #clock: Clock
+  readonly #ownClock: boolean
   #log: StoreLog | null
+  #connected = false
   #client: Client | null
   #sub: Client | null = null
   #scripts: Map<ScriptName, Script> | null = null
@@ -117,6 +119,7 @@ export class RedisStore implements JobStore {
     this.#ownClient = client === undefined
     this.#commandTimeoutMs = commandTimeoutMs
     this.#clock = clock ?? systemClock
+    this.#ownClock = clock !== undefined
     this.#log = log ?? null
   }
 
@@ -137,7 +140,7 @@ export class RedisStore implements JobStore {
   /** Lets the scheduler give the store its logger and clock. */
   attach ({ log, clock }: { log?: StoreLog, clock?: Clock }): void {
     if (log !== undefined && this.#log === null) this.#log = log
-    if (clock !== undefined) this.#clock = clock
+    if (clock !== undefined && !this.#ownClock) this.#clock = clock
   }
 
   async open (): Promise<void> {
@@ -161,7 +164,17 @@ export class RedisStore implements JobStore {
       this.#client = new Redis(this.#url, options)
     }
     const client = this.#client
-    client.on('error', (err: Error) => { this.#log?.warn({ err: { message: err.message } }, 'redis store: connection error') })
+    // Said once per outage, not at every reconnect attempt.
+    client.on('error', (err: Error) => {
+      if (!this.#connected) return
+      this.#connected = false
+      this.#log?.error({ prefix: this.prefix, err: { message: err.message } }, 'redis store: connection lost; reconnecting (scheduler routes answer 503 meanwhile)')
+    })
+    client.on('close', () => {
+      if (!this.#connected || this.#closed) return
+      this.#connected = false
+      this.#log?.error({ prefix: this.prefix }, 'redis store: connection lost; reconnecting (scheduler routes answer 503 meanwhile)')
+    })
     if (client.status === 'wait') {
       try {
         await client.connect()
@@ -177,6 +190,7 @@ export class RedisStore implements JobStore {
       if (typeof holder[command] !== 'function') client.defineCommand(command, { numberOfKeys: 1, lua })
       scripts.set(name, (holder[command] as Script).bind(client))
     }
+    this.#connected = true
     await this.#checkEpoch(true)
     await this.#sampleOffset(3)
     this.#offsetTimer = setInterval(() => { void this.#sampleOffset(1).catch(() => {}) }, OFFSET_SAMPLE_MS)
@@ -215,6 +229,8 @@ export class RedisStore implements JobStore {
 
   /** After a reconnect: notice a server that came back without our data. */
   readonly #onReady = (): void => {
+    if (!this.#connected) this.#log?.info({ prefix: this.prefix }, 'redis store: connected')
+    this.#connected = true
     void this.#checkEpoch(false).catch(() => {})
     void this.#sampleOffset(1).catch(() => {})
   }
