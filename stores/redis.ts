@@ -70,6 +70,8 @@ function scriptSources (): Map<ScriptName, string> {
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379'
 const OFFSET_SAMPLE_MS = 10_000
+/** How long finished runs wait for Redis to come back before their results are given up. */
+const FINISH_RETRY_MS = 60_000
 
 const str = (n: number | null): string => n === null ? '' : String(n)
 const numOrNull = (s: string | undefined): number | null => s === undefined || s === '' ? null : Number(s)
@@ -243,18 +245,18 @@ export class RedisStore implements JobStore {
     const client = this.#client
     if (client === null) return
     const key = `${this.prefix}:epoch`
-    const mine = this.#epoch ?? randomUUID()
-    await client.set(key, mine, 'NX')
+    const seen = this.#epoch
     const current = await client.get(key)
-    if (first || this.#epoch === null) {
-      this.#epoch = current
-      return
-    }
-    if (current !== this.#epoch) {
+    if (!first && seen !== null && current !== seen) {
       this.#dataLostAt = Date.now()
-      this.#epoch = current
       this.#log?.error({ prefix: this.prefix }, 'redis store: REDIS CAME BACK WITHOUT THE SCHEDULER DATA (restarted without persistence, or flushed): jobs, claims and history under this prefix are gone; enable AOF/RDB persistence')
-      this.#emit({ type: 'scheduler_state', paused: (await this.getSchedulerState().catch(() => ({ paused: false }))).paused })
+    }
+    if (current === null) {
+      // A fresh token, so every other process notices the loss too (theirs no longer matches).
+      await client.set(key, randomUUID(), 'NX')
+      this.#epoch = await client.get(key)
+    } else {
+      this.#epoch = current
     }
   }
 
@@ -386,8 +388,25 @@ export class RedisStore implements JobStore {
       args.push(runId, result.status, str(result.started_at), String(result.finished_at), str(result.duration_ms),
         str(result.lag_ms), result.error === null ? '' : JSON.stringify(result.error))
     }
-    const out = await this.#run('finishRuns', ...args) as number[]
+    // A result is worth waiting for: the write is fenced by the run's lease, so a late retry
+    // cannot overwrite a run that was meanwhile expired as abandoned.
+    const out = await this.#retryWhileDown(FINISH_RETRY_MS, async () => await this.#run('finishRuns', ...args)) as number[]
     return out.map((n) => Number(n) === 1)
+  }
+
+  /** Runs `fn`, and while Redis is unreachable retries it once reconnected, up to `forMs`. */
+  async #retryWhileDown<T> (forMs: number, fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + forMs
+    for (;;) {
+      try {
+        return await fn()
+      } catch (err) {
+        const client = this.#client
+        if (!(err instanceof StoreUnavailableError) || this.#closed || client === null || Date.now() >= deadline) throw err
+        await waitReady(client, deadline - Date.now()).catch(() => {})
+        if (client.status !== 'ready') await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
   }
 
   async expireRuns (now: number): Promise<RunRecord[]> {
@@ -534,8 +553,10 @@ function redactUrl (url: string): string {
 }
 
 async function waitReady (client: Client, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => { cleanup(); reject(new StoreUnavailableError(`Redis did not become ready within ${timeoutMs} ms`)) }, timeoutMs)
+    timer.unref()
     const onReady = (): void => { cleanup(); resolve() }
     const cleanup = (): void => { clearTimeout(timer); client.off('ready', onReady) }
     client.on('ready', onReady)
