@@ -45,7 +45,7 @@ const schedulerPlugin: FastifyPluginAsync<SchedulerPluginOptions> = async (fasti
   fastify.addHook('onClose', async () => { await scheduler.close() })
 
   if (Object.values(options.jobstores).some((s) => s instanceof MemoryStore) && inWorkerProcess()) {
-    fastify.log.warn('fastify-apscheduler: the memory job store cannot be shared between cluster/PM2 workers; every worker will run every job. Use a shared store such as SqliteStore.')
+    fastify.log.warn('fastify-apscheduler: the memory job store cannot be shared between cluster/PM2 workers; every worker will run every job. Use a shared store: SqliteStore (one host) or RedisStore.')
   }
 
   await scheduler.open()
