@@ -1,0 +1,224 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Clock } from '../clock.js'
+import type { Executor } from '../executor.js'
+import type { Metrics } from '../metrics.js'
+import type { AcquiredJob, JobStore } from '../store.js'
+import type { RunRecord } from '../types.js'
+import { decideFire, dueAtOf, type FireDecision } from './fire-decision.js'
+import type { Runner } from './runner.js'
+
+export interface ClaimCycleConfig {
+  stores: Readonly<Record<string, JobStore>>
+  executors: ReadonlyMap<string, Executor>
+  runner: Runner
+  nodeId: string
+  leaseMs: number
+  historyLimit: number
+  clock: Clock
+  log: FastifyBaseLogger
+  metrics: Metrics
+  /** Longest sleep of the timer, so clock jumps and suspends are noticed. */
+  maxSleepMs: number
+  emit: (event: string, payload: unknown) => void
+}
+
+/**
+ * The timer loop of one process: sleeps until the earliest instant any store needs a look, then
+ * per store expires lapsed runs, claims due jobs, decides each claim, writes the decisions in one
+ * store call and hands the runs it wrote to the runner. Wakes early on store changes.
+ */
+export class ClaimCycle {
+  /** Scheduler-wide pause, shared through the default store. */
+  paused = false
+  readonly #c: ClaimCycleConfig
+  #active = false
+  #timer: unknown = null
+  #timerTarget: number | null = null
+  #cycle: Promise<void> | null = null
+  #cycleAgain = false
+  #starved = false
+
+  constructor (config: ClaimCycleConfig) {
+    this.#c = config
+    for (const executor of config.executors.values()) {
+      // Only a cycle that stopped for lack of slots has due jobs left waiting.
+      executor.onSlotFree = () => { if (this.#active && this.#starved) { this.#starved = false; this.wake() } }
+    }
+  }
+
+  /** The cycle in progress, if any. */
+  get current (): Promise<void> | null { return this.#cycle }
+
+  start (): void {
+    this.#active = true
+    this.wake()
+  }
+
+  /** Stops waking; resolves once a cycle in progress has finished. */
+  async stop (): Promise<void> {
+    this.#active = false
+    this.#clearTimer()
+    await this.#cycle
+  }
+
+  /** Runs a cycle now (or right after the one in progress). */
+  wake (): void {
+    if (!this.#active) return
+    if (this.#cycle !== null) { this.#cycleAgain = true; return }
+    this.#clearTimer()
+    this.#cycle = this.#runCycle().catch((err: unknown) => {
+      this.#c.log.error({ err }, 'scheduler cycle failed; retrying in a second')
+      this.#arm(this.#c.clock.now() + 1000)
+    }).finally(() => {
+      this.#cycle = null
+      if (this.#cycleAgain && this.#active) { this.#cycleAgain = false; this.wake() }
+    })
+  }
+
+  defaultStore (): JobStore {
+    const { stores } = this.#c
+    return (stores.default ?? Object.values(stores)[0]) as JobStore
+  }
+
+  async #runCycle (): Promise<void> {
+    this.#cycleAgain = false
+    this.#starved = false
+    if (!this.#active) return
+    const now = this.#c.clock.now() // read once per wakeup: every decision below uses this instant
+    this.paused = (await this.defaultStore().getSchedulerState()).paused
+    let wakeAt: number | null = null
+    for (const [alias, store] of Object.entries(this.#c.stores)) {
+      // One failing store (or claim) must not hold back the others: it is retried in a second.
+      let next: number | null
+      try {
+        next = await this.#cycleStore(store, alias, now)
+      } catch (err) {
+        this.#c.log.error({ err, jobstore: alias }, 'job store failed in a scheduler cycle; retrying in a second')
+        next = this.#c.clock.now() + 1000
+      }
+      if (next !== null && (wakeAt === null || next < wakeAt)) wakeAt = next
+    }
+    if (this.#active) this.#arm(wakeAt)
+  }
+
+  /** Expires lapsed runs, claims and fires due jobs of one store; returns when it next needs a look. */
+  async #cycleStore (store: JobStore, jobstore: string, now: number): Promise<number | null> {
+    for (const run of await store.expireRuns(now)) this.#recordAbandoned(run)
+    if (!this.paused) {
+      for (;;) {
+        const limit = Math.min(this.#freeSlots(), 100)
+        if (limit === 0) { this.#starved = true; break }
+        const acquired = await store.acquireDueJobs({ owner: this.#c.nodeId, now, leaseMs: this.#c.leaseMs, limit })
+        await this.#fire(store, jobstore, acquired, now)
+        if (acquired.length < limit || !this.#active) break
+      }
+    }
+    // Paused, due jobs stay due: only a resume (notified) or the sleep cap wakes us.
+    // Starved, the next free executor slot wakes us.
+    if (this.paused || this.#starved) return null
+    return await store.nextWakeTime(now)
+  }
+
+  /** Sleeps until `target` (capped); an early timer re-arms for the rest instead of skipping. */
+  #arm (target: number | null): void {
+    this.#clearTimer()
+    if (!this.#active) return
+    const { clock } = this.#c
+    const now = clock.now()
+    const cap = now + this.#c.maxSleepMs
+    const at = target === null ? cap : Math.min(target, cap)
+    this.#timerTarget = at
+    this.#timer = clock.setTimeout(() => this.#onTimer(), Math.max(0, at - now))
+  }
+
+  #onTimer (): void {
+    this.#timer = null
+    const target = this.#timerTarget
+    const now = this.#c.clock.now()
+    if (target !== null && now < target) {
+      // Node timers may fire a little early; wait out the remainder rather than treat it as "not due".
+      // Re-armed through #arm, so a wall clock stepped back still sleeps at most maxSleepMs.
+      this.#arm(target)
+      return
+    }
+    this.wake()
+  }
+
+  #clearTimer (): void {
+    if (this.#timer !== null) this.#c.clock.clearTimeout(this.#timer)
+    this.#timer = null
+    this.#timerTarget = null
+  }
+
+  #freeSlots (): number {
+    let free = 0
+    for (const executor of this.#c.executors.values()) free += executor.free
+    return free
+  }
+
+  /**
+   * Fires a batch of claimed jobs: decides each, writes every decision in one store call, then
+   * starts the runs that were written. A claim that cannot be decided or written keeps its claim
+   * until it lapses (leaseMs) and is then taken over; the others go on now.
+   */
+  async #fire (store: JobStore, jobstore: string, claims: AcquiredJob[], now: number): Promise<void> {
+    const { log, nodeId, leaseMs, historyLimit } = this.#c
+    const decisions: FireDecision[] = []
+    for (const claim of claims) {
+      try {
+        if (claim.takeover) {
+          this.#c.metrics.leaseTakeovers++
+          log.warn({ jobId: claim.job.id }, 'took over a job claim whose holder stopped renewing it')
+        }
+        decisions.push(decideFire(claim, now, { nodeId, leaseMs, historyLimit }))
+      } catch (err) {
+        log.error({ err, jobId: claim.job.id, jobstore }, 'could not fire a claimed job')
+      }
+    }
+    if (decisions.length === 0) return
+    let written: boolean[]
+    try {
+      written = await store.releaseJobs(nodeId, decisions.map((d) => d.release))
+    } catch {
+      // One bad write must not hold back the batch: each on its own.
+      written = []
+      for (const d of decisions) {
+        try {
+          written.push((await store.releaseJobs(nodeId, [d.release]))[0] === true)
+        } catch (err) {
+          log.error({ err, jobId: d.job.id, jobstore }, 'could not fire a claimed job')
+          written.push(false)
+        }
+      }
+    }
+    // Not written: modified, paused or removed meanwhile, or the claim was lost; nothing fires.
+    decisions.forEach((d, i) => { if (written[i] === true) this.#afterRelease(store, jobstore, d) })
+  }
+
+  /** Events, metrics and run starts of a decision the store accepted. */
+  #afterRelease (store: JobStore, jobstore: string, { job, runs, missed, blocked, skippedAhead, release }: FireDecision): void {
+    const { emit, metrics, log } = this.#c
+    for (const at of missed) {
+      metrics.recordRun('missed')
+      emit('job_missed', { job_id: job.id, jobstore, scheduled_run_time: new Date(at) })
+    }
+    if (missed.length > 0 || skippedAhead) {
+      log.warn({ jobId: job.id, missed: missed.length, skippedAhead }, 'job fires missed (later than misfire_grace_time)')
+    }
+    for (const at of blocked) {
+      metrics.maxInstancesSkips++
+      emit('job_max_instances', { job_id: job.id, jobstore, scheduled_run_time: new Date(at) })
+      log.warn({ jobId: job.id, maxInstances: job.max_instances }, 'job fire skipped: maximum number of running instances reached')
+    }
+    if (release.remove) emit('job_removed', { job_id: job.id, jobstore })
+    if (runs.length > 0) {
+      this.#c.runner.submit(store, jobstore, job, runs.map((run) => ({ run, dueAt: dueAtOf(job, run) })))
+    }
+  }
+
+  #recordAbandoned (run: RunRecord): void {
+    this.#c.metrics.recordRun('abandoned')
+    this.#c.metrics.leaseTakeovers++
+    this.#c.log.warn({ jobId: run.job_id, runId: run.run_id, nodeId: run.node_id }, 'run abandoned: its process stopped renewing the lease')
+  }
+}

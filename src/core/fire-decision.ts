@@ -1,0 +1,91 @@
+import type { AcquiredJob, JobRelease } from '../store.js'
+import { applyJitter, compileTrigger } from '../triggers/index.js'
+import type { JobRecord, RunRecord } from '../types.js'
+import { missedRun, newRun } from './run-records.js'
+
+/** Fires the core could enumerate in one claim before it skips ahead (a long outage). */
+const MAX_CATCH_UP = 1000
+/** Missed fires recorded per claim (history keeps `historyLimit` anyway). */
+const MAX_MISSED_RECORDS = 100
+
+/** What one claimed job does at a wakeup, decided before anything is written. */
+export interface FireDecision {
+  job: JobRecord
+  /** Runs to start once the release is written. */
+  runs: RunRecord[]
+  /** Nominal times of the fires recorded as missed. */
+  missed: number[]
+  /** Fires skipped by max_instances. */
+  blocked: number[]
+  /** A long outage: the next fire was computed from now instead of enumerating every missed one. */
+  skippedAhead: boolean
+  /** The store write that makes the decision happen. */
+  release: JobRelease
+}
+
+export interface DecideOptions {
+  nodeId: string
+  leaseMs: number
+  historyLimit: number
+}
+
+/**
+ * What a claimed job does at `now`: which fires run, which are missed (later than
+ * misfire_grace_time), coalescing, max_instances, and the job's next fire. A pure function of the
+ * claim and the instant; nothing is written here.
+ */
+export function decideFire (claim: AcquiredJob, now: number, { nodeId, leaseMs, historyLimit }: DecideOptions): FireDecision {
+  const { job } = claim
+  const trigger = compileTrigger(job.trigger)
+  const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
+  const runnable: number[] = []
+  const missed: number[] = []
+  let skippedAhead = false
+  let nominal: number | null = job.next_fire_time ?? job.next_run_time
+  let dueAt = job.next_run_time ?? nominal // jitter applies to the first fire only
+  let seen = 0
+  while (nominal !== null && dueAt !== null && dueAt <= now && seen < MAX_CATCH_UP) {
+    if (now - dueAt > graceMs) missed.push(nominal)
+    else runnable.push(nominal)
+    nominal = trigger.next(nominal)
+    dueAt = nominal
+    seen++
+  }
+  if (nominal !== null && nominal <= now) {
+    // A very long outage: skip ahead instead of enumerating every fire.
+    nominal = trigger.first(now)
+    skippedAhead = true
+  }
+  const toRun = job.coalesce && runnable.length > 1 ? runnable.slice(-1) : runnable
+  // The fires due now run as one instance, one after another (as APScheduler runs a job's missed
+  // run times): max_instances limits concurrent instances, it never drops a catch-up fire.
+  const starting = claim.running < job.max_instances ? toRun : []
+  const blocked = starting.length > 0 ? [] : toRun
+
+  const jitter = job.trigger.type === 'date' ? null : job.trigger.jitter
+  // The fire after next only bounds the jitter: not computed for the (usual) job without one.
+  const nextRun = nominal === null || jitter === null || jitter <= 0 ? nominal : applyJitter(nominal, trigger.next(nominal), jitter)
+  const runs = starting.map((at) => newRun(job, at, now, 'scheduled', nodeId, leaseMs))
+  const missedRuns = missed.slice(-MAX_MISSED_RECORDS).map((at) => missedRun(job, at, now, nodeId))
+  return {
+    job,
+    runs,
+    missed,
+    blocked,
+    skippedAhead,
+    release: {
+      id: job.id,
+      version: job.version,
+      next_run_time: nextRun,
+      next_fire_time: nominal,
+      remove: nominal === null,
+      runs: [...missedRuns, ...runs],
+      historyLimit
+    }
+  }
+}
+
+/** When a run of the decision is due to start: jitter moves only the first fire. */
+export function dueAtOf (job: JobRecord, run: RunRecord): number {
+  return run.scheduled_at === job.next_fire_time && job.next_run_time !== null ? job.next_run_time : run.scheduled_at
+}
