@@ -49,10 +49,33 @@ function zone (tz: string): IANAZone {
   return z
 }
 
-/** The zone's UTC offset at `ms`, in minutes (may be fractional for historic local mean time). */
+const HOUR = 3600000
+const MAX_CACHED_HOURS = 20000
+/** Per zone: hours (epoch ms / 1 h) known to have one offset throughout, and that offset. */
+const hourOffsets = new Map<string, Map<number, number>>()
+
+/**
+ * The zone's UTC offset at `ms`, in minutes (may be fractional for historic local mean time).
+ * Asking Intl costs microseconds and cron searches ask often, so hours whose two ends have the
+ * same offset are remembered (no zone changes its offset twice within one hour).
+ */
 export function offsetAt (ms: number, timezone: string): number {
   if (timezone === 'UTC') return 0
-  return zone(timezone).offset(ms)
+  const hour = Math.floor(ms / HOUR)
+  let hours = hourOffsets.get(timezone)
+  const hit = hours?.get(hour)
+  if (hit !== undefined) return hit
+  const z = zone(timezone)
+  const first = z.offset(hour * HOUR)
+  if (first !== z.offset(hour * HOUR + HOUR - 1)) return z.offset(ms)
+  if (hours === undefined) {
+    if (hourOffsets.size >= MAX_CACHED_ZONES) hourOffsets.clear()
+    hours = new Map()
+    hourOffsets.set(timezone, hours)
+  }
+  if (hours.size >= MAX_CACHED_HOURS) hours.clear()
+  hours.set(hour, first)
+  return first
 }
 
 export interface WallTime {

@@ -37,6 +37,11 @@ export interface CronTriggerSpec {
   end_date: number | null
   jitter: number | null
   timezone: string
+  /**
+   * When this schedule began (creation or the last trigger change). With start_date it decides
+   * which occurrence of a wall time repeated by a DST fall-back fires. Absent in older records.
+   */
+  origin?: number
 }
 
 export type TriggerSpec = DateTriggerSpec | IntervalTriggerSpec | CronTriggerSpec

@@ -2,7 +2,6 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { applyJitter, compileTrigger, nextFireTimes, parseTriggerSpec, triggerToJSON, TRIGGER_FIELDS } from '../src/triggers/index.js'
 import { resolveCronDefaults } from '../src/triggers/cron-expression.js'
-import { cronFor } from '../src/triggers/croner-cache.js'
 import { formatDate } from '../src/time.js'
 import { ValidationError } from '../src/errors.js'
 import type { TriggerType } from '../src/types.js'
@@ -142,10 +141,6 @@ describe('cron: expressions', () => {
     assert.equal(t.next(NOW), NOW + 3600000)
   })
 
-  test('croner instances are shared', () => {
-    assert.equal(cronFor('0 0 * * * * *', 'UTC', { domAndDow: true }), cronFor('0 0 * * * * *', 'UTC', { domAndDow: true }))
-    assert.notEqual(cronFor('0 0 * * * * *', 'UTC', { domAndDow: true }), cronFor('0 0 * * * * *', 'Europe/Berlin', { domAndDow: true }))
-  })
 })
 
 describe('interval and date', () => {

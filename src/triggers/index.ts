@@ -95,7 +95,7 @@ export function parseTriggerSpec (type: TriggerType, fields: Record<string, unkn
     crontab = fields.crontab
   }
   const { start, end } = parseBounds(fields, timezone)
-  const spec: CronTriggerSpec = { type, fields: cronFields, crontab, start_date: start, end_date: end, jitter, timezone }
+  const spec: CronTriggerSpec = { type, fields: cronFields, crontab, start_date: start, end_date: end, jitter, timezone, origin: ctx.now }
   if (compileCron(spec).first(ctx.now) === null) {
     throw new ValidationError('trigger', end !== null
       ? `cron expression never fires between now and end_date (${formatDate(end, timezone)})`
