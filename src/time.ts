@@ -157,7 +157,7 @@ function pad (n: number, width = 2): string {
  * A date input as epoch ms: an ISO 8601 string (offset => that instant; no offset => wall time in
  * `timezone`; date only => midnight there; 'T' or a space), a valid Date, or finite epoch ms.
  */
-export function parseDateInput (value: unknown, timezone: string, field: string): number {
+export function parseDateInput (value: unknown, timezone: string, field: string, round: 'down' | 'up' = 'down'): number {
   if (value instanceof Date) {
     const t = value.getTime()
     if (!Number.isFinite(t)) throw new ValidationError(field, 'is an invalid Date')
@@ -165,7 +165,7 @@ export function parseDateInput (value: unknown, timezone: string, field: string)
   }
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new ValidationError(field, `${EXAMPLE} or epoch milliseconds`)
-    return checkRange(Math.floor(value), field, timezone)
+    return checkRange(round === 'up' ? Math.ceil(value) : Math.floor(value), field, timezone)
   }
   if (typeof value !== 'string') throw new ValidationError(field, EXAMPLE)
   const text = value.trim()
@@ -174,8 +174,10 @@ export function parseDateInput (value: unknown, timezone: string, field: string)
   const [, ys, mos, ds, hs, mis, ss, frac, z, sign, ohs, oms, oss] = m
   const y = Number(ys); const mo = Number(mos); const d = Number(ds)
   const h = Number(hs ?? 0); const mi = Number(mis ?? 0); const s = Number(ss ?? 0)
-  // Keep millisecond precision: microseconds from Python clients are truncated.
+  // Keep millisecond precision: microseconds from Python clients are cut off, or rounded up where
+  // the instant is a lower bound (start_date), so nothing fires before it.
   const msPart = frac === undefined ? 0 : Number(frac.slice(0, 3).padEnd(3, '0'))
+  const up = round === 'up' && frac !== undefined && /[1-9]/.test(frac.slice(3)) ? 1 : 0
   if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) {
     throw new ValidationError(field, `'${value}' is not a valid date-time; ${EXAMPLE.replace('must be', 'use')}`)
   }
@@ -186,7 +188,7 @@ export function parseDateInput (value: unknown, timezone: string, field: string)
       if (oh > 23 || om > 59 || os > 59) throw new ValidationError(field, `'${value}' has an invalid UTC offset`)
       offsetMs = (sign === '-' ? -1 : 1) * ((oh * 60 + om) * 60 + os) * 1000
     }
-    return checkRange(utcMs(y, mo, d, h, mi, s, msPart) - offsetMs, field, timezone)
+    return checkRange(utcMs(y, mo, d, h, mi, s, msPart) - offsetMs + up, field, timezone)
   }
   if (!isValidTimezone(timezone)) throw new ValidationError('timezone', `'${timezone}' is not a valid IANA time zone`)
   const r = resolveLocal(timezone, y, mo, d, h, mi, s, msPart)
@@ -194,7 +196,7 @@ export function parseDateInput (value: unknown, timezone: string, field: string)
     const wall = `${pad(y, 4)}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}`
     throw new ValidationError(field, `${wall} does not exist in ${timezone} (daylight saving time gap); give an explicit UTC offset or another time`)
   }
-  return checkRange(r.ms, field, timezone)
+  return checkRange(r.ms + up, field, timezone)
 }
 
 /**

@@ -31,7 +31,8 @@ function parseJitter (value: unknown): number | null {
 }
 
 function parseBounds (fields: Record<string, unknown>, timezone: string): { start: number | null, end: number | null } {
-  const start = given(fields.start_date) ? parseDateInput(fields.start_date, timezone, 'start_date') : null
+  // Rounded up to the millisecond: a trigger never fires before its start_date.
+  const start = given(fields.start_date) ? parseDateInput(fields.start_date, timezone, 'start_date', 'up') : null
   const end = given(fields.end_date) ? parseDateInput(fields.end_date, timezone, 'end_date') : null
   if (start !== null && end !== null && end < start) throw new ValidationError('end_date', 'must not be earlier than start_date')
   return { start, end }
@@ -68,8 +69,12 @@ export function parseTriggerSpec (type: TriggerType, fields: Record<string, unkn
     }
     const ms = intervalMs(parts)
     if (ms <= 0) {
-      const named = INTERVAL_UNITS.find(([unit]) => given(fields[unit]))?.[0] ?? 'seconds'
-      throw new ValidationError(named, 'the interval must be longer than zero (give weeks, days, hours, minutes and/or seconds)')
+      const named = INTERVAL_UNITS.find(([unit]) => given(fields[unit]))?.[0]
+      if (named === undefined) throw new ValidationError('seconds', 'the interval needs a length: give weeks, days, hours, minutes and/or seconds')
+      const raw = INTERVAL_UNITS.reduce((sum, [unit, size]) => sum + parts[unit] * size, 0)
+      throw new ValidationError(named, raw > 0
+        ? `the interval is ${raw} ms, which rounds to 0: intervals are kept to the millisecond, so give at least 0.001 seconds`
+        : 'the interval must be longer than zero (give weeks, days, hours, minutes and/or seconds)')
     }
     if (ms > MAX_INSTANT) throw new ValidationError(INTERVAL_UNITS.find(([unit]) => parts[unit] > 0)![0], 'the interval is too long')
     const { start, end } = parseBounds(fields, timezone)
