@@ -5,6 +5,7 @@ import type { JobDefaults, JobDefinition } from './job.js'
 import type { AuthenticateFn } from './scheduler.js'
 import type { JobStore } from './store.js'
 import type { TaskFunction } from './tasks.js'
+import { parseOrigin } from './api/cross-site.js'
 import { canonicalTimezone, isValidTimezone } from './time.js'
 import { MemoryStore } from '../stores/memory.js'
 
@@ -34,6 +35,8 @@ export interface SchedulerPluginOptions {
   auth?: { authenticate: AuthenticateFn }
   /** [SCHEDULER_ALLOWED_HOSTS] */
   allowedHosts?: string[]
+  /** Origins (scheme://host[:port]) of other sites whose pages may change state through the API, e.g. a dashboard served elsewhere. */
+  allowedOrigins?: string[]
   ui?: boolean
   autoStart?: boolean
   nodeId?: string
@@ -61,6 +64,7 @@ export interface ResolvedOptions {
   endpointPrefix: string
   auth: { authenticate: AuthenticateFn } | null
   allowedHosts: string[]
+  allowedOrigins: string[]
   ui: boolean
   autoStart: boolean
   nodeId: string
@@ -73,7 +77,7 @@ export interface ResolvedOptions {
 }
 
 const KNOWN = new Set(['store', 'jobstores', 'executors', 'jobDefaults', 'timezone', 'jobs', 'tasks', 'taskModules',
-  'apiEnabled', 'apiPrefix', 'endpointPrefix', 'auth', 'allowedHosts', 'ui', 'autoStart', 'nodeId', 'leaseMs',
+  'apiEnabled', 'apiPrefix', 'endpointPrefix', 'auth', 'allowedHosts', 'allowedOrigins', 'ui', 'autoStart', 'nodeId', 'leaseMs',
   'historyLimit', 'decorator', 'clock', 'maxSleepMs', 'shutdownTimeoutMs'])
 // Fastify passes these to every plugin.
 const FASTIFY_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
@@ -183,6 +187,12 @@ export function resolveOptions (raw: SchedulerPluginOptions | undefined): Resolv
     fail('allowedHosts', "must be a non-empty array of host names (['*'] allows every host)")
   }
 
+  const rawOrigins = opts.allowedOrigins ?? []
+  if (!Array.isArray(rawOrigins)) fail('allowedOrigins', "must be an array of origins like ['https://dash.example.com']")
+  const allowedOrigins = rawOrigins.map((origin, i) => {
+    try { return parseOrigin(origin) } catch (err) { return fail(`allowedOrigins[${i}]`, (err as Error).message) }
+  })
+
   const nodeId = opts.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
   if (typeof nodeId !== 'string' || nodeId.length === 0 || nodeId.length > 191) fail('nodeId', 'must be a string of 1 to 191 characters')
 
@@ -209,6 +219,7 @@ export function resolveOptions (raw: SchedulerPluginOptions | undefined): Resolv
     endpointPrefix,
     auth,
     allowedHosts: allowedHosts as string[],
+    allowedOrigins,
     ui: opts.ui === undefined ? true : bool(opts.ui, 'ui'),
     autoStart: opts.autoStart === undefined ? true : bool(opts.autoStart, 'autoStart'),
     nodeId,

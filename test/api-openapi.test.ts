@@ -112,7 +112,7 @@ describe('REST API: OpenAPI document', () => {
       const statuses = Object.keys(op.responses)
       assert.ok(statuses.includes('401') && statuses.includes('500'), `${name} documents 401 and 500`)
       if (method !== 'get') {
-        for (const status of ['400', '413', '415']) assert.ok(statuses.includes(status), `${name} may get a body, so it documents ${status}`)
+        for (const status of ['400', '403', '413', '415']) assert.ok(statuses.includes(status), `${name} changes state or may get a body, so it documents ${status}`)
       }
       for (const [status, response] of Object.entries(op.responses)) {
         assert.ok(response.description.length > 0, `${name} ${status} has a description`)
@@ -131,7 +131,7 @@ describe('REST API: OpenAPI document', () => {
       assert.deepEqual(params.filter((p) => p.in === 'path').map((p) => p.name), path.includes('{id}') ? ['id'] : [], `${name} path parameters`)
     }
     assert.deepEqual(Object.keys(doc.paths['/scheduler/metrics']?.get?.responses['200']?.content ?? {}), ['text/plain'])
-    assert.deepEqual(Object.keys(doc.paths['/scheduler/jobs/{id}/resume']?.post?.responses ?? {}).sort(), ['200', '400', '401', '404', '409', '413', '415', '500'])
+    assert.deepEqual(Object.keys(doc.paths['/scheduler/jobs/{id}/resume']?.post?.responses ?? {}).sort(), ['200', '400', '401', '403', '404', '409', '413', '415', '500'])
     assert.deepEqual(Object.keys(doc.paths['/scheduler/jobs/{id}/runs']?.get?.responses ?? {}).sort(), ['200', '400', '401', '404', '500'])
     assert.equal(doc.paths['/host-route']?.get?.security, undefined, "the host's routes are left alone")
     await app.close()

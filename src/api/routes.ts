@@ -8,6 +8,7 @@ import type { JobDefinition } from '../job.js'
 import { hostAllowed, type ResolvedOptions } from '../options.js'
 import type { Scheduler } from '../scheduler.js'
 import { registerAuth, WWW_AUTHENTICATE } from './auth.js'
+import { registerCrossSiteProtection } from './cross-site.js'
 import * as S from './schemas.js'
 
 export interface ErrorBody { statusCode: number, error: string, message: string, error_message: string }
@@ -58,6 +59,8 @@ export async function registerApi (
       if (status === 401) void reply.header('WWW-Authenticate', WWW_AUTHENTICATE)
       void reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, err.message))
     })
+    // Before auth: a cross-site request is refused whatever credentials the browser holds.
+    registerCrossSiteProtection(api, options.allowedOrigins)
     await registerAuth(api, scheduler)
     // With an empty prefix the host's own 404s would be captured, so only a real prefix gets one.
     if (options.apiPrefix !== '') {
@@ -87,6 +90,7 @@ const common = (): Record<string, unknown> => ({
 })
 const withBody = (): Record<string, unknown> => ({
   400: S.errorResponse('Invalid body or query; the message names the field'),
+  403: S.errorResponse('A browser sent it from another site (Origin / Sec-Fetch-Site) not listed in allowedOrigins'),
   413: S.errorResponse('Body too large'),
   415: S.errorResponse('Unsupported content type (send JSON)')
 })
