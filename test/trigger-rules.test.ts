@@ -121,7 +121,7 @@ describe('messages say what happened', () => {
   test('an interval that rounds to 0 ms says so', () => {
     refused('interval', { hours: 1e-7 }, 'hours', /0\.36 ms, which rounds to 0: intervals are kept to the millisecond/)
     refused('interval', { seconds: 0 }, 'seconds', /must be longer than zero/)
-    refused('interval', {}, 'seconds', /needs a length/)
+    refused('interval', {}, 'seconds', /longer than zero: give weeks/)
   })
 
   test("crontab 'mon-sun' explains that Sunday is 0", () => {

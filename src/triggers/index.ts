@@ -70,7 +70,7 @@ export function parseTriggerSpec (type: TriggerType, fields: Record<string, unkn
     const ms = intervalMs(parts)
     if (ms <= 0) {
       const named = INTERVAL_UNITS.find(([unit]) => given(fields[unit]))?.[0]
-      if (named === undefined) throw new ValidationError('seconds', 'the interval needs a length: give weeks, days, hours, minutes and/or seconds')
+      if (named === undefined) throw new ValidationError('seconds', 'the interval must be longer than zero: give weeks, days, hours, minutes and/or seconds')
       const raw = INTERVAL_UNITS.reduce((sum, [unit, size]) => sum + parts[unit] * size, 0)
       throw new ValidationError(named, raw > 0
         ? `the interval is ${raw} ms, which rounds to 0: intervals are kept to the millisecond, so give at least 0.001 seconds`
