@@ -3,8 +3,11 @@
  * definitions that never fire (or hardly ever), sparse schedules asked for 100 next fire times,
  * and a seeded random search over sparse cron fields. Each request is sent alone through the full
  * Fastify pipeline (inject); perf_hooks.monitorEventLoopDelay records how long the loop was held.
+ * Each request is sent REPEAT times and the least delay is kept: on a shared machine a request
+ * can be descheduled or meet a GC pause, which says nothing about what the request itself costs
+ * (the first, cold run is printed beside it).
  *
- *   npm run bench:triggers                 # RANDOM=300 SEED=1
+ *   npm run bench:triggers                 # RANDOM=300 SEED=1 REPEAT=3
  *   RANDOM=2000 SEED=7 node --import tsx bench/trigger-worst-case.ts
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -14,6 +17,7 @@ import scheduler, { MemoryStore } from '../src/index.js'
 
 const RANDOM = Number(process.env.RANDOM ?? 300)
 const SEED = Number(process.env.SEED ?? 1)
+const REPEAT = Number(process.env.REPEAT ?? 3)
 
 interface Case { name: string, method: 'POST' | 'GET', url?: string, body?: Record<string, unknown> }
 
@@ -95,19 +99,27 @@ const app = Fastify({ logger: false })
 await app.register(scheduler, { store: new MemoryStore(), apiEnabled: true, tasks: { noop: () => {} } })
 await app.ready()
 
-interface Row { name: string, delayMs: number, status: number, note: string }
+interface Row { name: string, delayMs: number, firstMs: number, status: number, note: string }
 const rows: Row[] = []
+let seq = 0
+/** Sends the request REPEAT times (POSTs with a fresh id each time); keeps the least delay. */
 const inject = async (c: Case): Promise<Row> => {
-  const { delayMs, result } = await measure(async () => await app.inject({ method: c.method, url: c.url ?? '/scheduler/jobs', payload: c.body }))
-  const res = result as { statusCode: number, body: string }
-  const note = res.statusCode >= 400 ? (JSON.parse(res.body) as { message: string }).message.slice(0, 70) : ''
-  return { name: c.name, delayMs, status: res.statusCode, note }
+  const delays: number[] = []
+  let res: { statusCode: number, body: string } | undefined
+  for (let k = 0; k < REPEAT; k++) {
+    const body = c.body === undefined ? undefined : { ...c.body, id: `${String(c.body.id ?? 'job')}-${seq++}` }
+    const m = await measure(async () => await app.inject({ method: c.method, url: c.url ?? '/scheduler/jobs', payload: body }))
+    delays.push(m.delayMs)
+    res ??= m.result as { statusCode: number, body: string }
+  }
+  const note = res!.statusCode >= 400 ? (JSON.parse(res!.body) as { message: string }).message.slice(0, 70) : ''
+  return { name: c.name, delayMs: Math.min(...delays), firstMs: delays[0]!, status: res!.statusCode, note }
 }
 
 for (const c of NEVER) rows.push(await inject(c))
 for (const s of SPARSE) {
   const add = await app.inject({ method: 'POST', url: '/scheduler/jobs', payload: { func: 'noop', ...s.body } })
-  if (add.statusCode !== 200) { rows.push({ name: `next x100: ${s.name}`, delayMs: NaN, status: add.statusCode, note: add.body.slice(0, 70) }); continue }
+  if (add.statusCode !== 200) { rows.push({ name: `next x100: ${s.name}`, delayMs: NaN, firstMs: NaN, status: add.statusCode, note: add.body.slice(0, 70) }); continue }
   const id = (JSON.parse(add.body) as { id: string }).id
   rows.push(await inject({ name: `next x100: ${s.name}`, method: 'GET', url: `/scheduler/jobs/${id}/next?count=100` }))
 }
@@ -118,15 +130,17 @@ for (let i = 0; i < RANDOM; i++) {
   const body = randomSparse(r)
   const row = await inject({ name: `random ${JSON.stringify(body)}`, method: 'POST', body: { id: `r${i}`, func: 'noop', ...body } })
   random.push(row)
-  if (row.status === 200) random.push(await inject({ name: `random next x100 ${JSON.stringify(body)}`, method: 'GET', url: `/scheduler/jobs/r${i}/next?count=100` }))
+  if (row.status === 200) random.push(await inject({ name: `random next x100 ${JSON.stringify(body)}`, method: 'GET', url: `/scheduler/jobs/r${i}-${seq - REPEAT}/next?count=100` }))
 }
 random.sort((a, b) => b.delayMs - a.delayMs)
 
-const fmt = (row: Row): string => `${row.delayMs.toFixed(1).padStart(9)} ms  ${String(row.status)}  ${row.name}${row.note === '' ? '' : `  (${row.note})`}`
-console.log('event-loop delay per request (monitorEventLoopDelay max, resolution 1 ms)')
+const fmt = (row: Row): string => `${row.delayMs.toFixed(1).padStart(9)} ms ${`(first ${row.firstMs.toFixed(1)})`.padStart(14)}  ${String(row.status)}  ${row.name}${row.note === '' ? '' : `  (${row.note})`}`
+console.log(`event-loop delay per request (monitorEventLoopDelay max, resolution 1 ms; least of ${REPEAT} sends)`)
 for (const row of rows) console.log(fmt(row))
 console.log(`random sparse definitions (seed ${SEED}, ${RANDOM} posts + their next?count=100), worst 5:`)
 for (const row of random.slice(0, 5)) console.log(fmt(row))
 const worst = [...rows, ...random].reduce((a, b) => (b.delayMs > a.delayMs ? b : a))
-console.log(`WORST single request: ${worst.delayMs.toFixed(1)} ms  (${worst.name})`)
+console.log(`WORST single request: ${worst.delayMs.toFixed(1)} ms, least of ${REPEAT} sends  (${worst.name})`)
+const worstFirst = [...rows, ...random].reduce((a, b) => (b.firstMs > a.firstMs ? b : a))
+console.log(`worst first send: ${worstFirst.firstMs.toFixed(1)} ms  (${worstFirst.name})`)
 await app.close()
