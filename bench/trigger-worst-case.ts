@@ -87,39 +87,43 @@ const histogram = monitorEventLoopDelay({ resolution: 1 })
 histogram.enable()
 
 /** The longest the event loop was held while this request ran, in ms. */
-async function measure (fn: () => Promise<unknown>): Promise<{ delayMs: number, result: unknown }> {
+async function measure (fn: () => Promise<unknown>): Promise<{ delayMs: number, cpuMs: number, result: unknown }> {
   await sleep(5)
   histogram.reset()
+  const cpu = process.cpuUsage()
   const result = await fn()
+  const used = process.cpuUsage(cpu)
   await sleep(5) // let the monitor's timer run once after the request
-  return { delayMs: histogram.max / 1e6, result }
+  return { delayMs: histogram.max / 1e6, cpuMs: (used.user + used.system) / 1000, result }
 }
 
 const app = Fastify({ logger: false })
 await app.register(scheduler, { store: new MemoryStore(), apiEnabled: true, tasks: { noop: () => {} } })
 await app.ready()
 
-interface Row { name: string, delayMs: number, firstMs: number, status: number, note: string }
+interface Row { name: string, delayMs: number, firstMs: number, cpuMs: number, status: number, note: string }
 const rows: Row[] = []
 let seq = 0
 /** Sends the request REPEAT times (POSTs with a fresh id each time); keeps the least delay. */
 const inject = async (c: Case): Promise<Row> => {
   const delays: number[] = []
+  const cpus: number[] = []
   let res: { statusCode: number, body: string } | undefined
   for (let k = 0; k < REPEAT; k++) {
     const body = c.body === undefined ? undefined : { ...c.body, id: `${String(c.body.id ?? 'job')}-${seq++}` }
     const m = await measure(async () => await app.inject({ method: c.method, url: c.url ?? '/scheduler/jobs', payload: body }))
     delays.push(m.delayMs)
+    cpus.push(m.cpuMs)
     res ??= m.result as { statusCode: number, body: string }
   }
   const note = res!.statusCode >= 400 ? (JSON.parse(res!.body) as { message: string }).message.slice(0, 70) : ''
-  return { name: c.name, delayMs: Math.min(...delays), firstMs: delays[0]!, status: res!.statusCode, note }
+  return { name: c.name, delayMs: Math.min(...delays), firstMs: delays[0]!, cpuMs: Math.min(...cpus), status: res!.statusCode, note }
 }
 
 for (const c of NEVER) rows.push(await inject(c))
 for (const s of SPARSE) {
   const add = await app.inject({ method: 'POST', url: '/scheduler/jobs', payload: { func: 'noop', ...s.body } })
-  if (add.statusCode !== 200) { rows.push({ name: `next x100: ${s.name}`, delayMs: NaN, firstMs: NaN, status: add.statusCode, note: add.body.slice(0, 70) }); continue }
+  if (add.statusCode !== 200) { rows.push({ name: `next x100: ${s.name}`, delayMs: NaN, firstMs: NaN, cpuMs: NaN, status: add.statusCode, note: add.body.slice(0, 70) }); continue }
   const id = (JSON.parse(add.body) as { id: string }).id
   rows.push(await inject({ name: `next x100: ${s.name}`, method: 'GET', url: `/scheduler/jobs/${id}/next?count=100` }))
 }
@@ -134,8 +138,8 @@ for (let i = 0; i < RANDOM; i++) {
 }
 random.sort((a, b) => b.delayMs - a.delayMs)
 
-const fmt = (row: Row): string => `${row.delayMs.toFixed(1).padStart(9)} ms ${`(first ${row.firstMs.toFixed(1)})`.padStart(14)}  ${String(row.status)}  ${row.name}${row.note === '' ? '' : `  (${row.note})`}`
-console.log(`event-loop delay per request (monitorEventLoopDelay max, resolution 1 ms; least of ${REPEAT} sends)`)
+const fmt = (row: Row): string => `${row.delayMs.toFixed(1).padStart(9)} ms ${`(first ${row.firstMs.toFixed(1)})`.padStart(14)} ${`cpu ${row.cpuMs.toFixed(1)}`.padStart(9)}  ${String(row.status)}  ${row.name}${row.note === '' ? '' : `  (${row.note})`}`
+console.log(`event-loop delay per request (monitorEventLoopDelay max, resolution 1 ms; least of ${REPEAT} sends), and the CPU time the process used meanwhile (least of ${REPEAT})`)
 for (const row of rows) console.log(fmt(row))
 console.log(`random sparse definitions (seed ${SEED}, ${RANDOM} posts + their next?count=100), worst 5:`)
 for (const row of random.slice(0, 5)) console.log(fmt(row))
@@ -143,4 +147,7 @@ const worst = [...rows, ...random].reduce((a, b) => (b.delayMs > a.delayMs ? b :
 console.log(`WORST single request: ${worst.delayMs.toFixed(1)} ms, least of ${REPEAT} sends  (${worst.name})`)
 const worstFirst = [...rows, ...random].reduce((a, b) => (b.firstMs > a.firstMs ? b : a))
 console.log(`worst first send: ${worstFirst.firstMs.toFixed(1)} ms  (${worstFirst.name})`)
+const worstCpu = [...rows, ...random].reduce((a, b) => (b.cpuMs > a.cpuMs ? b : a))
+console.log(`most CPU time for one request: ${worstCpu.cpuMs.toFixed(1)} ms  (${worstCpu.name})`)
+console.log(`load average while running: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`)
 await app.close()

@@ -158,14 +158,25 @@ function pad (n: number, width = 2): string {
  * `timezone`; date only => midnight there; 'T' or a space), a valid Date, or finite epoch ms.
  */
 export function parseDateInput (value: unknown, timezone: string, field: string, round: 'down' | 'up' = 'down'): number {
+  return readDateInput(value, timezone, field, round).ms
+}
+
+export interface DateInput {
+  ms: number
+  /** Seconds east of UTC when the input named its offset (`Z` = 0), so it can be written back so. */
+  offset: number | null
+}
+
+/** parseDateInput, also telling the offset an ISO string gave explicitly. */
+export function readDateInput (value: unknown, timezone: string, field: string, round: 'down' | 'up' = 'down'): DateInput {
   if (value instanceof Date) {
     const t = value.getTime()
     if (!Number.isFinite(t)) throw new ValidationError(field, 'is an invalid Date')
-    return checkRange(t, field, timezone)
+    return { ms: checkRange(t, field, timezone), offset: null }
   }
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new ValidationError(field, `${EXAMPLE} or epoch milliseconds`)
-    return checkRange(round === 'up' ? Math.ceil(value) : Math.floor(value), field, timezone)
+    return { ms: checkRange(round === 'up' ? Math.ceil(value) : Math.floor(value), field, timezone), offset: null }
   }
   if (typeof value !== 'string') throw new ValidationError(field, EXAMPLE)
   const text = value.trim()
@@ -188,7 +199,7 @@ export function parseDateInput (value: unknown, timezone: string, field: string,
       if (oh > 23 || om > 59 || os > 59) throw new ValidationError(field, `'${value}' has an invalid UTC offset`)
       offsetMs = (sign === '-' ? -1 : 1) * ((oh * 60 + om) * 60 + os) * 1000
     }
-    return checkRange(utcMs(y, mo, d, h, mi, s, msPart) - offsetMs + up, field, timezone)
+    return { ms: checkRange(utcMs(y, mo, d, h, mi, s, msPart) - offsetMs + up, field, timezone), offset: offsetMs / 1000 }
   }
   if (!isValidTimezone(timezone)) throw new ValidationError('timezone', `'${timezone}' is not a valid IANA time zone`)
   const r = resolveLocal(timezone, y, mo, d, h, mi, s, msPart)
@@ -196,7 +207,7 @@ export function parseDateInput (value: unknown, timezone: string, field: string,
     const wall = `${pad(y, 4)}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}`
     throw new ValidationError(field, `${wall} does not exist in ${timezone} (daylight saving time gap); give an explicit UTC offset or another time`)
   }
-  return checkRange(r.ms + up, field, timezone)
+  return { ms: checkRange(r.ms + up, field, timezone), offset: null }
 }
 
 /**
@@ -211,9 +222,14 @@ function checkRange (ms: number, field: string, timezone: string): number {
   return ms
 }
 
-/** ISO 8601 with the zone's offset; a fraction only when non-zero, with 6 digits (as Python writes it). */
-export function formatDate (ms: number, timezone: string): string {
-  const w = wallTime(ms, timezone)
+/**
+ * ISO 8601 with the zone's offset, or with `offset` (seconds east of UTC) when given: a date sent
+ * with an explicit offset is written back with it. A fraction only when non-zero, with 6 digits
+ * (as Python writes it).
+ */
+export function formatDate (ms: number, timezone: string, offset: number | null = null): string {
+  const w = offset === null ? wallTime(ms, timezone) : wallTime(ms + offset * 1000, 'UTC')
+  if (offset !== null) w.offset = offset / 60
   let out = `${pad(w.year, 4)}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}`
   if (w.millisecond !== 0) out += `.${pad(w.millisecond, 3)}000`
   const totalSeconds = Math.round(w.offset * 60)

@@ -42,7 +42,7 @@ const LegacyTrigger = Type.Object({ type: TriggerType }, {
 })
 
 const jobInputFields = {
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  name: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 1024 }), 'Defaults to the id (also when null)')),
   func: Type.String({ description: 'Name of a registered task (`tasks` key or `alias:export` of `taskModules`)' }),
   args: Type.Optional(Nullable(Type.Array(Type.Unknown()))),
   kwargs: Type.Optional(Nullable(JsonObject('Keyword arguments (JSON)'))),
@@ -58,7 +58,7 @@ const jobInputFields = {
 
 /** POST body. Unknown fields are refused (400 naming the field). */
 export const JobInput = Type.Object({
-  id: Type.Optional(Type.String({ minLength: 1, maxLength: 191, description: 'Any characters; generated when absent' })),
+  id: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 191 }), 'Any characters; generated when absent or null')),
   jobstore: Type.Optional(Type.String()),
   replace_existing: Type.Optional(Type.Boolean()),
   ...jobInputFields
