@@ -134,8 +134,7 @@ export function patchJob (current: JobRecord, input: unknown, ctx: NormalizeCont
   const { type, fields } = splitTrigger(patch, own, hasTrigger ? undefined : current.trigger.type)
   const triggerFieldsGiven = Object.keys(fields).length > 0 || patch.timezone !== undefined
 
-  if (patch.name === null) next.name = current.id
-  else if (patch.name !== undefined) next.name = readString(patch.name, 'name', 1, 1024)
+  if (patch.name !== undefined) next.name = readString(patch.name, 'name', 1, 1024)
   if (patch.func !== undefined) next.func = readFunc(patch.func, ctx.tasks)
   if (patch.args !== undefined) next.args = readArgs(patch.args)
   if (patch.kwargs !== undefined) next.kwargs = readKwargs(patch.kwargs)

@@ -42,7 +42,7 @@ const LegacyTrigger = Type.Object({ type: TriggerType }, {
 })
 
 const jobInputFields = {
-  name: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 1024 }), 'Defaults to the id (also when null)')),
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
   func: Type.String({ description: 'Name of a registered task (`tasks` key or `alias:export` of `taskModules`)' }),
   args: Type.Optional(Nullable(Type.Array(Type.Unknown()))),
   kwargs: Type.Optional(Nullable(JsonObject('Keyword arguments (JSON)'))),
@@ -61,7 +61,8 @@ export const JobInput = Type.Object({
   id: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 191 }), 'Any characters; generated when absent or null')),
   jobstore: Type.Optional(Type.String()),
   replace_existing: Type.Optional(Type.Boolean()),
-  ...jobInputFields
+  ...jobInputFields,
+  name: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 1024 }), 'Defaults to the id (also when null)'))
 }, { additionalProperties: false, description: 'A job definition; trigger fields sit beside the job fields' })
 
 /** PATCH body: any subset; trigger fields alone are merged into the current trigger. */
