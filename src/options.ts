@@ -81,8 +81,8 @@ const KNOWN = new Set(['store', 'jobstores', 'executors', 'jobDefaults', 'timezo
   'historyLimit', 'decorator', 'clock', 'maxSleepMs', 'shutdownTimeoutMs'])
 // Fastify passes these to every plugin.
 const FASTIFY_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
-const STORE_METHODS = ['open', 'close', 'addJob', 'getJob', 'getJobs', 'updateJob', 'removeJob', 'acquireDueJobs',
-  'releaseJobs', 'insertRuns', 'renewRunLeases', 'finishRun', 'expireRuns', 'getRuns', 'nextWakeTime',
+const STORE_METHODS = ['open', 'close', 'addJob', 'getJob', 'updateJob', 'removeJob', 'queryJobs', 'overdueJobs',
+  'acquireDueJobs', 'releaseJobs', 'insertRuns', 'renewRunLeases', 'finishRuns', 'expireRuns', 'getRuns', 'nextWakeTime',
   'getSchedulerState', 'setSchedulerState', 'subscribe'] as const
 
 function fail (option: string, message: string): never {

@@ -16,7 +16,7 @@ const OPERATIONS = ['getSchedulerInfo', 'addJob', 'getJobs', 'getJob', 'updateJo
   'getJobRuns', 'pauseScheduler', 'resumeScheduler', 'startScheduler', 'shutdownScheduler', 'getJobNextRunTimes', 'getHealth', 'getMetrics']
 const WITH_BODY = ['addJob', 'updateJob', 'pauseJob', 'shutdownScheduler']
 const QUERY: Record<string, string[]> = {
-  getJobs: ['limit', 'offset', 'func', 'state', 'jobstore'],
+  getJobs: ['limit', 'offset', 'func', 'state', 'q', 'jobstore'],
   runJob: ['wait'],
   getJobRuns: ['limit'],
   getJobNextRunTimes: ['count']
