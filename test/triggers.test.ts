@@ -2,6 +2,7 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { applyJitter, compileTrigger, nextFireTimes, parseTriggerSpec, triggerToJSON, TRIGGER_FIELDS } from '../src/triggers/index.js'
 import { resolveCronDefaults } from '../src/triggers/cron-expression.js'
+import { cronFor } from '../src/triggers/croner-cache.js'
 import { formatDate } from '../src/time.js'
 import { ValidationError } from '../src/errors.js'
 import type { TriggerType } from '../src/types.js'
@@ -219,6 +220,13 @@ describe('triggerToJSON', () => {
     assert.deepEqual(json('cron', { day_of_week: 'mon-fri', start_date: '2027-01-01', end_date: '2028-01-01' }, 'Europe/Berlin'),
       { trigger: 'cron', day_of_week: 'mon-fri', start_date: '2027-01-01T00:00:00+01:00', end_date: '2028-01-01T00:00:00+01:00' })
     assert.deepEqual(json('cron', { crontab: '*/5 * * * *' }), { trigger: 'cron', crontab: '*/5 * * * *' })
+  })
+})
+
+describe('croner', () => {
+  test('croner objects are shared by pattern and options (they run at offset 0, so zones share them too)', () => {
+    assert.equal(cronFor('0 0 * * * * *', { domAndDow: true }), cronFor('0 0 * * * * *', { domAndDow: true }))
+    assert.notEqual(cronFor('0 0 * * * * *', { domAndDow: true }), cronFor('0 0 * * * * *', { domAndDow: false }))
   })
 })
 

@@ -4,11 +4,12 @@
  * it is a leap year and whether the year before was one (that decides the ISO weeks of early
  * January). There are 21 types; each is worked out once per matcher (366 days) and every search
  * after that costs at most one cheap step per year. So even a definition that never fires is proved
- * so up to year 9999 in about a millisecond, instead of a day-by-day scan of several seconds.
+ * so up to the last year computed in about a millisecond, instead of a day-by-day scan of seconds.
  */
 import { matchesDay, nextYear, type CronMatcher } from './cron-expression.js'
 
-export const MAX_YEAR = 9999
+/** Croner, which computes the times, works up to the end of 2999. */
+export const MAX_YEAR = 2999
 const TYPES = 21
 const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
@@ -70,7 +71,7 @@ const provedEmpty = (m: CronMatcher): boolean => (caches.get(m)?.empty ?? 0) ===
 
 /**
  * The first local date at or after (y, month, day) that matches every date-level field, or null
- * when there is none up to year 9999. `day` may run past the end of its month (day + 1).
+ * when there is none up to MAX_YEAR. `day` may run past the end of its month (day + 1).
  */
 export function nextMatchingDate (m: CronMatcher, y: number, month: number, day: number): [number, number, number] | null {
   let from = day - 1
@@ -103,6 +104,11 @@ function toDate (y: number, doy: number): [number, number, number] {
   let month = 1
   while (doy >= monthLength(month, leap)) doy -= monthLength(month++, leap)
   return [y, month, doy + 1]
+}
+
+export function isMatchingDate (m: CronMatcher, y: number, month: number, day: number): boolean {
+  const next = nextMatchingDate(m, y, month, day)
+  return next !== null && next[0] === y && next[1] === month && next[2] === day
 }
 
 /** The first time of day at or after h:mi:s that matches the time fields, or null (none left that day). */

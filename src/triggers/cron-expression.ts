@@ -275,3 +275,39 @@ export function matchesDay (m: CronMatcher, month: number, day: number, weekday:
 export function matchesTime (m: CronMatcher, hour: number, minute: number, second: number): boolean {
   return m.hour[hour] === 1 && m.minute[minute] === 1 && m.second[second] === 1
 }
+
+function list (m: Uint8Array, min: number, max: number, map: (v: number) => number = v => v): string {
+  if (full(m, min, max)) return '*'
+  const out: number[] = []
+  for (let v = min; v <= max; v++) if (m[v] === 1) out.push(map(v))
+  return out.join(',')
+}
+
+/**
+ * A 7-part croner pattern (sec min hour dom month dow year) for the matcher: exact in the time
+ * fields and month, exact in the day fields where croner can say it, wider where it cannot (ISO
+ * weeks, nth weekdays beside other day rules); the calendar has the last word on dates. Whether
+ * the day fields are ORed is decided from the text given (`dayOr`, `domStar`, `dowStar`), never
+ * from an expansion: croner is told '*' only where every day matches.
+ */
+export function cronerPattern (m: CronMatcher): { pattern: string, domAndDow: boolean } {
+  let dom = '*'
+  let dow = list(m.dow, 0, 6, v => (v + 1) % 7)
+  const orDays = m.dayOr && !m.domStar && !m.dowStar
+  if (orDays) {
+    // Either field matching is enough: if one matches every day, so does the pair.
+    dom = list(m.dom, 1, 31)
+    if (dom === '*' || dow === '*') { dom = '*'; dow = '*' }
+    return { pattern: [list(m.second, 0, 59), list(m.minute, 0, 59), list(m.hour, 0, 23), dom, list(m.month, 1, 12), dow, '*'].join(' '), domAndDow: false }
+  }
+  if (m.domNth.length > 0) {
+    // Nth weekdays live in croner's dow field; exact only when they are the whole day rule.
+    if (dow === '*' && !m.domLast && !m.dom.includes(1)) {
+      dow = m.domNth.map(x => `${(x.weekday + 1) % 7}#${x.n === -1 ? 'L' : x.n}`).join(',')
+    }
+  } else {
+    const days = list(m.dom, 1, 31)
+    dom = days === '*' ? '*' : [...(days === '' ? [] : [days]), ...(m.domLast ? ['L'] : [])].join(',')
+  }
+  return { pattern: [list(m.second, 0, 59), list(m.minute, 0, 59), list(m.hour, 0, 23), dom, list(m.month, 1, 12), dow, '*'].join(' '), domAndDow: true }
+}

@@ -1,43 +1,51 @@
 /**
  * The cron trigger. A fire is a whole second whose wall time in the trigger's zone matches every
- * field. Matching wall times are found by plain calendar arithmetic (cron-calendar.ts: dates by
- * year type, times of day from the field masks), so every search is bounded: at most one cheap
- * step per year up to 9999. The zone enters only where wall times become instants:
- * - a wall time inside a spring-forward gap does not exist that day: skipped;
- * - a wall time repeated by a fall-back fires once, at its first occurrence at or after the job's
- *   start (its `start_date`, or when the schedule was created or last changed, whichever is later).
+ * field. Croner computes the matching wall times: it runs at UTC offset 0, where a Date stands for
+ * a wall-clock time, with the pattern built from the fields (cronerPattern). Around it:
+ * - the calendar (cron-calendar.ts) has the last word on dates and jumps croner straight to the
+ *   next matching date, so croner never scans: every search is bounded (one cheap step per year at
+ *   most), and a definition that never fires is proved so in about a millisecond;
+ * - the zone enters only where wall times become instants: a wall time inside a spring-forward gap
+ *   does not exist that day (skipped); one repeated by a fall-back fires once, at its first
+ *   occurrence at or after the job's start (its `start_date`, or when the schedule was created or
+ *   last changed, whichever is later).
  *
  * APScheduler 3 searches field by field (incrementing the first field that does not match and
  * resetting the smaller ones); the results are the same, but its day-level fields (week,
- * day_of_week, nth weekday) advance a day at a time, which is what made "never fires" slow.
+ * day_of_week, nth weekday) advance a day at a time, which is what made "never fires" slow here.
  */
+import type { Cron } from 'croner'
 import type { CronTriggerSpec, Trigger } from '../types.js'
 import { MAX_INSTANT, offsetAt, resolveLocal, utcMs } from '../time.js'
-import { compileCronFields, compileCrontab, type CronMatcher } from './cron-expression.js'
-import { nextMatchingDate, nextTimeOfDay } from './cron-calendar.js'
+import { compileCronFields, compileCrontab, cronerPattern, matchesTime, type CronMatcher } from './cron-expression.js'
+import { isMatchingDate, nextMatchingDate, nextTimeOfDay } from './cron-calendar.js'
+import { cronFor } from './croner-cache.js'
 
 export interface CompiledCron {
   matcher: CronMatcher
+  cron: Cron
   timezone: string
 }
 
 const CACHE_LIMIT = 1000
-const compiled = new Map<string, CronMatcher>()
+const compiled = new Map<string, { matcher: CronMatcher, cron: Cron }>()
 /** Longer than any clock change since 1970, so one look either side finds the one that matters. */
 const WINDOW = 26 * 3600_000
 /** Each round either returns or moves past a gap or a repeated stretch; a few suffice. */
 const MAX_ROUNDS = 32
 
-/** Parse (throws ValidationError naming the field); parsed expressions are shared. */
+/** Parse (throws ValidationError naming the field); parsed expressions and croner objects are shared. */
 export function compileCronExpression (spec: Pick<CronTriggerSpec, 'fields' | 'crontab' | 'timezone'>): CompiledCron {
   const key = JSON.stringify([spec.crontab, spec.fields])
-  let matcher = compiled.get(key)
-  if (matcher === undefined) {
-    matcher = spec.crontab !== null ? compileCrontab(spec.crontab) : compileCronFields(spec.fields)
-    compiled.set(key, matcher)
+  let hit = compiled.get(key)
+  if (hit === undefined) {
+    const matcher = spec.crontab !== null ? compileCrontab(spec.crontab) : compileCronFields(spec.fields)
+    const { pattern, domAndDow } = cronerPattern(matcher)
+    hit = { matcher, cron: cronFor(pattern, { mode: '7-part', domAndDow }) }
+    compiled.set(key, hit)
     if (compiled.size > CACHE_LIMIT) compiled.delete(compiled.keys().next().value!)
   }
-  return { matcher, timezone: spec.timezone }
+  return { ...hit, timezone: spec.timezone }
 }
 
 const offsetMs = (tz: string, t: number): number => Math.round(offsetAt(t, tz) * 60000)
@@ -64,35 +72,45 @@ function fallBackIn (tz: string, lo: number, hi: number): FallBack | null {
   return after < before ? { at, before, after } : null
 }
 
-/** The first wall time (as UTC-based ms) >= `from` that matches, and is below `limit`; or null. */
-function nextWallMatch (m: CronMatcher, from: number, limit: number | null): number | null {
-  const d = new Date(Math.ceil(from / 1000) * 1000)
-  const y = d.getUTCFullYear()
-  const mo = d.getUTCMonth() + 1
-  const day = d.getUTCDate()
-  let date = nextMatchingDate(m, y, mo, day)
-  if (date === null) return null
-  let time: [number, number, number] | null
-  if (date[0] === y && date[1] === mo && date[2] === day) {
-    time = nextTimeOfDay(m, d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds())
-    if (time === null) {
+/**
+ * The first wall time (as UTC-based ms) >= `from` that matches, and is below `limit`; or null.
+ * Croner proposes; the calendar first moves it to a date that matches and has a matching time
+ * left, so croner only ever searches within that day.
+ */
+function nextWallMatch (c: CompiledCron, from: number, limit: number | null): number | null {
+  const m = c.matcher
+  let t = Math.ceil(from / 1000) * 1000
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const d = new Date(t)
+    const y = d.getUTCFullYear()
+    const mo = d.getUTCMonth() + 1
+    const day = d.getUTCDate()
+    let date = nextMatchingDate(m, y, mo, day)
+    if (date !== null && date[0] === y && date[1] === mo && date[2] === day &&
+      nextTimeOfDay(m, d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()) === null) {
       date = nextMatchingDate(m, y, mo, day + 1)
-      if (date === null) return null
     }
-  } else {
-    time = null
+    if (date === null) return null
+    if (date[0] !== y || date[1] !== mo || date[2] !== day) t = utcMs(date[0], date[1], date[2])
+    if (limit !== null && t >= limit) return null
+    const next = c.cron.nextRun(new Date(t - 1))?.getTime() ?? null // strictly after t - 1
+    if (next === null) return null // croner's range ends with the year 2999
+    if (limit !== null && next >= limit) return null
+    const w = new Date(next)
+    if (isMatchingDate(m, w.getUTCFullYear(), w.getUTCMonth() + 1, w.getUTCDate()) &&
+      matchesTime(m, w.getUTCHours(), w.getUTCMinutes(), w.getUTCSeconds())) return next
+    // Croner's pattern is wider than the fields here (ISO week, nth weekday mixes): go on.
+    t = next + 1000
   }
-  time ??= nextTimeOfDay(m, 0, 0, 0)!
-  const wall = utcMs(date[0], date[1], date[2], time[0], time[1], time[2])
-  return limit !== null && wall >= limit ? null : wall
+  return null
 }
 
 /**
- * The first fire strictly after `after`, or null (none before year 10000). `startRef` is the
+ * The first fire strictly after `after`, or null (none up to the end of 2999). `startRef` is the
  * job's start: a repeated wall time whose first occurrence came before it fires at its second.
  */
 export function cronNextAfter (c: CompiledCron, after: number, startRef: number): number | null {
-  const { matcher: m, timezone: tz } = c
+  const tz = c.timezone
   let t = Math.floor(after / 1000) * 1000 + 1000
   for (let round = 0; round < MAX_ROUNDS && t <= MAX_INSTANT; round++) {
     const offset = offsetMs(tz, t)
@@ -100,7 +118,7 @@ export function cronNextAfter (c: CompiledCron, after: number, startRef: number)
     if (offsetMs(tz, t - WINDOW) === offset && offsetMs(tz, t + WINDOW) === offset) {
       // The usual case: no clock change for a day either side (no two are that close), so a
       // match within the next day is simply wall time minus the offset.
-      const w = nextWallMatch(m, wall, wall + WINDOW)
+      const w = nextWallMatch(c, wall, wall + WINDOW)
       if (w !== null) return finite(w - offset)
     }
     const back = fallBackIn(tz, t - WINDOW, t)
@@ -108,12 +126,12 @@ export function cronNextAfter (c: CompiledCron, after: number, startRef: number)
       // t is in the second pass of a fall-back: these wall times already came once, before `at`.
       const repeatEnd = back.at + back.before
       const acceptEnd = Math.min(repeatEnd, startRef + back.before)
-      const w = wall < acceptEnd ? nextWallMatch(m, wall, acceptEnd) : null
+      const w = wall < acceptEnd ? nextWallMatch(c, wall, acceptEnd) : null
       if (w !== null) return finite(w - back.after)
       t = repeatEnd - back.after
       continue
     }
-    const w = nextWallMatch(m, wall, null)
+    const w = nextWallMatch(c, wall, null)
     const ahead = fallBackIn(tz, t, t + WINDOW)
     if (ahead !== null) {
       // A fall-back is near: a match before it comes first; after it, wall times below `wall`
@@ -121,7 +139,7 @@ export function cronNextAfter (c: CompiledCron, after: number, startRef: number)
       if (w !== null && w - ahead.before < ahead.at) return finite(w - ahead.before)
       const lo = ahead.at + ahead.after
       const hi = Math.min(wall, startRef + ahead.before)
-      const again = lo < hi ? nextWallMatch(m, lo, hi) : null
+      const again = lo < hi ? nextWallMatch(c, lo, hi) : null
       if (again !== null) return finite(again - ahead.after)
     }
     if (w === null) return null
