@@ -9,6 +9,7 @@ import { hostAllowed, type ResolvedOptions } from '../options.js'
 import type { Scheduler } from '../scheduler.js'
 import { registerAuth, WWW_AUTHENTICATE } from './auth.js'
 import { registerCrossSiteProtection } from './cross-site.js'
+import { dashboardRoutes } from './dashboard-routes.js'
 import * as S from './schemas.js'
 
 export interface ErrorBody { statusCode: number, error: string, message: string, error_message: string }
@@ -22,7 +23,7 @@ const PROMETHEUS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 interface Input { id: string, query: Record<string, unknown>, body: unknown }
 type Handler = (input: Input, reply: FastifyReply) => Promise<unknown>
 
-interface RouteSpec {
+export interface RouteSpec {
   method: HTTPMethods
   /** Below the prefix; job routes are given as the part after `/jobs/:id`. */
   path: string
@@ -72,7 +73,7 @@ export async function registerApi (
       })
     }
 
-    for (const spec of [...schedulerRoutes(scheduler, options), ...jobsRoutes(scheduler)]) addRoute(api, spec, scheduler, options)
+    for (const spec of [...schedulerRoutes(scheduler, options), ...jobsRoutes(scheduler), ...dashboardRoutes(scheduler)]) addRoute(api, spec, scheduler, options)
     const jobRoutes = jobRoutesById(scheduler)
     for (const spec of jobRoutes) addRoute(api, { ...spec, path: `/jobs/:id${spec.path}` }, scheduler, options)
     addLongIdFallback(api, jobRoutes)
@@ -402,7 +403,7 @@ const DATE_FIELDS = ['run_date', 'start_date', 'end_date', 'next_run_time']
  * Over HTTP a date is an ISO 8601 string (or null), as documented; the core also takes Date
  * objects and epoch milliseconds, but only from code. Returns the body for chaining.
  */
-function checkWireDates (body: unknown): unknown {
+export function checkWireDates (body: unknown): unknown {
   const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
   if (!isObject(body)) return body
   for (const where of [body, isObject(body.trigger) ? body.trigger : {}]) {

@@ -162,6 +162,7 @@ export const JobsQuery = Type.Object({
   offset: Type.Optional(Type.Integer({ minimum: 0 })),
   func: Type.Optional(Type.String()),
   state: Type.Optional(Type.Union([Type.Literal('scheduled'), Type.Literal('paused')])),
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive prefix of the job id or name' })),
   jobstore: Type.Optional(Type.String())
 })
 

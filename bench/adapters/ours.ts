@@ -1,0 +1,67 @@
+/** fastify-apscheduler as a Fastify plugin, on any of its stores. */
+import { join } from 'node:path'
+import Fastify, { type FastifyInstance } from 'fastify'
+import scheduler, { ConflictingIdError, MemoryStore, SqliteStore, type JobDefinition, type JobStore, type TaskContext } from '../../src/index.js'
+import { nowMs } from '../lib/clock.js'
+import type { Adapter, AdapterContext, JobSpec } from './types.js'
+
+/** How each store is made for a scenario run; a new store adds one line here and one in adapters/index.ts. */
+export const ourStores: Record<string, (ctx: { dir: string, shared: string }) => JobStore> = {
+  'ours-memory': () => new MemoryStore(),
+  // In a multi-process run `shared` is the one file every process opens.
+  'ours-sqlite': (ctx) => new SqliteStore({ path: ctx.shared !== '' ? ctx.shared : join(ctx.dir, 'bench.sqlite') })
+}
+
+/** Executor slots for every run of ours: tasks return at once, so slots only bound the batch in flight. */
+export const OURS_CONCURRENCY = Number(process.env.BENCH_OURS_CONCURRENCY ?? 100)
+
+export function jobDefinition (spec: JobSpec, graceSeconds?: number): JobDefinition {
+  const base = { id: `j${spec.n}`, func: 'noop', args: [spec.n], ...(graceSeconds === undefined ? {} : { misfire_grace_time: graceSeconds }) }
+  switch (spec.kind) {
+    case 'cron-second': return { ...base, trigger: 'cron', second: '*' }
+    case 'interval': return { ...base, trigger: 'interval', seconds: spec.everyMs / 1000, start_date: new Date(spec.firstAt).toISOString() }
+    case 'once': return { ...base, trigger: 'date', run_date: new Date(spec.at).toISOString() }
+  }
+}
+
+export class OursAdapter implements Adapter {
+  readonly name: string
+  app: FastifyInstance | null = null
+  #grace: number | undefined
+
+  constructor (name: string) { this.name = name }
+
+  async open (ctx: AdapterContext): Promise<void> {
+    const makeStore = ourStores[this.name]
+    if (makeStore === undefined) throw new Error(`no store for ${this.name}`)
+    this.#grace = ctx.misfireGraceSeconds
+    const app = Fastify({ logger: { level: process.env.BENCH_LOG_LEVEL ?? 'error' } })
+    await app.register(scheduler, {
+      store: makeStore(ctx),
+      nodeId: ctx.node,
+      autoStart: false,
+      executors: { default: { maxConcurrency: OURS_CONCURRENCY } },
+      tasks: {
+        noop: (task: TaskContext) => { ctx.onFire(task.args[0] as number, task.scheduledAt.getTime(), nowMs()) }
+      }
+    })
+    await app.ready()
+    this.app = app
+  }
+
+  async add (jobs: JobSpec[]): Promise<void> {
+    const app = this.app as FastifyInstance
+    await Promise.all(jobs.map(async (spec) => {
+      try {
+        await app.scheduler.addJob(jobDefinition(spec, this.#grace))
+      } catch (err) {
+        // Several processes add the same jobs to one shared store: the first one wins.
+        if (!(err instanceof ConflictingIdError)) throw err
+      }
+    }))
+  }
+
+  async start (): Promise<void> { await (this.app as FastifyInstance).scheduler.start() }
+
+  async close (): Promise<void> { await this.app?.close() }
+}

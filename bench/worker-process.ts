@@ -1,0 +1,29 @@
+/**
+ * One process of a multi-process scenario (S4): opens an adapter on the shared name, adds the
+ * per-second jobs, fires, and on 'stop' closes and sends back what it started.
+ */
+import { adapterInfo } from './adapters/index.js'
+import { FireLog } from './lib/fire-log.js'
+import { addInBatches } from './scenarios/fires.js'
+
+const { adapter: name, dir, shared, node, jobs } = JSON.parse(process.argv[2] ?? '{}') as { adapter: string, dir: string, shared: string, node: string, jobs: number }
+const send = (msg: Record<string, unknown>): void => { process.send?.(msg) }
+
+try {
+  const adapter = await adapterInfo(name).create()
+  const log = new FireLog()
+  await adapter.open({ dir, shared, node, onFire: log.record })
+  await addInBatches(adapter, Array.from({ length: jobs }, (_, n) => ({ kind: 'cron-second' as const, n })), 120_000)
+  await adapter.start()
+  process.on('message', (msg: { type: string }) => {
+    if (msg.type !== 'stop') return
+    void adapter.close().finally(() => {
+      send({ type: 'fires', node, fires: { n: log.n, due: log.due, start: log.start } })
+      process.disconnect()
+    })
+  })
+  send({ type: 'ready', node })
+} catch (err) {
+  send({ type: 'error', node, error: (err as Error).stack ?? String(err) })
+  process.exitCode = 1
+}
