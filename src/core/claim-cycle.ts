@@ -123,7 +123,7 @@ export class ClaimCycle {
         const acquired = await store.acquireDueJobs({ owner: this.#c.nodeId, now, leaseMs: this.#c.leaseMs, limit })
         // A claim that waited (another process held the SQLite lock) is decided at the time it
         // returned: fires that came due meanwhile run in this instance rather than meet it at max_instances.
-        await this.#fire(store, jobstore, acquired, Math.max(now, this.#c.clock.now()))
+        await this.#fire(store, jobstore, acquired, Math.max(now, storeNow(store, this.#c.clock)))
         if (acquired.length < limit || !this.#active) break
       }
     }
