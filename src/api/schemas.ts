@@ -58,10 +58,11 @@ const jobInputFields = {
 
 /** POST body. Unknown fields are refused (400 naming the field). */
 export const JobInput = Type.Object({
-  id: Type.Optional(Type.String({ minLength: 1, maxLength: 191, description: 'Any characters; generated when absent' })),
+  id: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 191 }), 'Any characters; generated when absent or null')),
   jobstore: Type.Optional(Type.String()),
   replace_existing: Type.Optional(Type.Boolean()),
-  ...jobInputFields
+  ...jobInputFields,
+  name: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 1024 }), 'Defaults to the id (also when null)'))
 }, { additionalProperties: false, description: 'A job definition; trigger fields sit beside the job fields' })
 
 /** PATCH body: any subset; trigger fields alone are merged into the current trigger. */
@@ -183,11 +184,11 @@ export const RunQuery = Type.Object({
 
 export const PauseJobBody = Type.Object({
   reason: Type.Optional(Nullable(Type.String({ maxLength: 1024 }))),
-}, { additionalProperties: false, description: 'Optional; may be omitted' })
+}, { additionalProperties: true, description: 'Optional; other fields, and bodies that are not JSON objects, are ignored (as upstream)' })
 
 export const ShutdownBody = Type.Object({
   wait: Type.Optional(Type.Boolean({ description: 'Wait for running jobs (default true)' }))
-}, { additionalProperties: false, description: 'Optional; may be omitted' })
+}, { additionalProperties: true, description: 'Optional; other fields, and bodies that are not JSON objects, are ignored (as upstream)' })
 
 export type JobsQueryT = Static<typeof JobsQuery>
 export type RunsQueryT = Static<typeof RunsQuery>
