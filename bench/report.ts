@@ -56,7 +56,7 @@ export function table (scenario: string, title: string, medians: Array<{ adapter
   for (const m of medians) {
     if (m.f.skipped !== undefined) continue
     const info = adapterInfo(m.adapter)
-    const row = [m.adapter + (m.f.runs !== undefined && m.f.runs !== 1 ? ` (${String(m.f.runs)} runs)` : '')]
+    const row = [m.adapter + (m.f.runs !== undefined && m.f.runs !== 1 ? ` (${String(m.f.runs)} runs)` : '') + (m.f.starved !== undefined ? ' (starved¹)' : '')]
     if (m.f.error !== undefined) {
       row.push(`error: ${String(m.f.error).slice(0, 120)}`, ...columns.slice(1).map(() => ''))
     } else {
@@ -75,6 +75,8 @@ export function table (scenario: string, title: string, medians: Array<{ adapter
     row.push(target)
     lines.push(`| ${row.join(' | ')} |`)
   }
+  const starved = medians.find((m) => m.f.starved !== undefined)
+  if (starved !== undefined) lines.push('', `¹ Starved: ${String(starved.f.starved)}.`)
   if (scenario === 'S6') {
     for (const adapter of [...new Set(medians.map((m) => m.adapter))]) {
       const bySize = medians.filter((m) => m.adapter === adapter && m.f.error === undefined).map((m) => ({ size: Number(m.f.size), f: m.f }))
