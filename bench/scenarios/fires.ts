@@ -69,6 +69,7 @@ export async function runFires (adapterName: string, p: FireParams, dir: string,
     workerData: { buffers: log.buffers, meta: meta.buffer, kind: p.kind, jobs: p.jobs, periodMs, graceMs: p.settleMs + 15_000, file: starvedFile }
   })
   watchdog.unref()
+  watchdog.on('error', (err) => { console.error(`bench watchdog: ${err.message}`) })
   await adapter.open({ dir, shared: '', node: 'bench-0', onFire: log.record, misfireGraceSeconds: p.graceSeconds })
   const firstAt = Math.ceil((nowMs() + (p.leadMs ?? 0)) / 1000) * 1000
   const specs: JobSpec[] = Array.from({ length: p.jobs }, (_, n): JobSpec =>
