@@ -8,7 +8,8 @@ import { ConflictingIdError, JobNotFoundError, SchedulerStateError, ValidationEr
 import { Executor } from './executor.js'
 import { jobToInfo, normalizeJob, patchJob, scheduleFromNow, type JobDefaults, type JobDefinition, type JobInfo, type NormalizeContext } from './job.js'
 import { Metrics } from './metrics.js'
-import type { JobStore } from './store.js'
+import { listRank, type JobStore } from './store.js'
+import { storeNow } from './core/store-clock.js'
 import { TaskRegistry, type TaskFunction } from './tasks.js'
 import { formatDate } from './time.js'
 import { compileTrigger } from './triggers/index.js'
@@ -41,8 +42,13 @@ export interface JobQuery {
   offset?: number
   func?: string
   state?: 'scheduled' | 'paused'
+  /** Case-insensitive prefix of the job's id or name. */
+  q?: string
   jobstore?: string
 }
+
+/** Ids /health lists per store at most. */
+const OVERDUE_LIST_LIMIT = 100
 
 export type AuthenticateFn = (credentials: { username: string, password: string }, request: unknown) => boolean | Promise<boolean>
 
@@ -285,22 +291,30 @@ export class Scheduler extends EventEmitter {
     return found === null ? null : jobToInfo(found.record, found.jobstore)
   }
 
-  /** Jobs by next run (paused last); `total` counts every match before limit/offset. */
+  /**
+   * Jobs in list order (by next run; jobs without one, then paused ones, last), filtered; `total`
+   * counts every match before limit/offset. Each store serves its page from its indexes; with
+   * several stores the pages are merged.
+   */
   async queryJobs (query: JobQuery = {}): Promise<{ jobs: JobInfo[], total: number }> {
-    const all: JobInfo[] = []
-    for (const [alias, store] of Object.entries(this.#stores)) {
-      if (query.jobstore !== undefined && query.jobstore !== alias) continue
-      for (const record of await store.getJobs()) {
-        if (query.func !== undefined && record.func !== query.func) continue
-        if (query.state === 'paused' && !record.paused) continue
-        if (query.state === 'scheduled' && record.paused) continue
-        all.push(jobToInfo(record, alias))
-      }
+    const { jobstore, limit, offset = 0, ...filters } = query
+    const stores = Object.entries(this.#stores).filter(([alias]) => jobstore === undefined || jobstore === alias)
+    if (stores.length === 1) {
+      const [alias, store] = stores[0] as [string, JobStore]
+      const page = await store.queryJobs({ ...filters, limit, offset })
+      return { jobs: page.jobs.map((record) => jobToInfo(record, alias)), total: page.total }
     }
-    if (Object.keys(this.#stores).length > 1) all.sort(compareJobs)
-    const offset = query.offset ?? 0
-    const end = query.limit === undefined ? undefined : offset + query.limit
-    return { jobs: all.slice(offset, end), total: all.length }
+    // Each store's first offset + limit matches, merged: the page is among them.
+    const merged: Array<{ record: JobRecord, alias: string }> = []
+    let total = 0
+    for (const [alias, store] of stores) {
+      const page = await store.queryJobs({ ...filters, limit: limit === undefined ? undefined : offset + limit, offset: 0 })
+      total += page.total
+      for (const record of page.jobs) merged.push({ record, alias })
+    }
+    merged.sort((a, b) => compareListOrder(a.record, b.record))
+    const end = limit === undefined ? undefined : offset + limit
+    return { jobs: merged.slice(offset, end).map(({ record, alias }) => jobToInfo(record, alias)), total }
   }
 
   async getJobs (query: JobQuery = {}): Promise<JobInfo[]> {
@@ -343,7 +357,7 @@ export class Scheduler extends EventEmitter {
   async runJob (id: string, { wait = true }: { wait?: boolean } = {}): Promise<{ job: JobInfo, run_id: string }> {
     const found = await this.#find(id)
     if (found === null) throw new JobNotFoundError(id)
-    const now = this.clock.now()
+    const now = storeNow(found.store, this.clock)
     const run = newRun(found.record, now, now, 'manual', this.nodeId, this.leaseMs)
     await found.store.insertRuns([run], this.historyLimit)
     const [done] = this.#runner.submit(found.store, found.jobstore, found.record, [{ run, dueAt: now }])
@@ -377,18 +391,28 @@ export class Scheduler extends EventEmitter {
     return out
   }
 
-  /** Jobs overdue by more than their misfire grace (a health signal). */
-  async overdueJobs (): Promise<string[]> {
-    if (!this.#started || this.#cycle.paused) return []
-    const now = this.clock.now()
+  /**
+   * Validates a definition as `addJob` would, without storing it, and returns the job it would
+   * be with its next `count` fire times (the add/edit form previews these before saving).
+   */
+  previewJob (definition: unknown, count = 10): { job: JobInfo, next_run_times: string[] } {
+    if (!Number.isInteger(count) || count < 1 || count > 100) throw new ValidationError('count', 'must be an integer from 1 to 100')
+    const { record, jobstore } = normalizeJob(definition, 'api', this.#context())
+    const trigger = compileTrigger(record.trigger)
     const out: string[] = []
-    for (const store of Object.values(this.#stores)) {
-      for (const job of await store.getJobs()) {
-        if (job.next_run_time === null || job.paused) continue
-        const grace = (job.misfire_grace_time ?? 60) * 1000
-        if (now - job.next_run_time > Math.max(grace, 1000)) out.push(job.id)
-      }
+    let at = record.paused ? trigger.first(this.clock.now()) : record.next_fire_time
+    while (at !== null && out.length < count) {
+      out.push(formatDate(at, record.trigger.timezone))
+      at = trigger.next(at)
     }
+    return { job: jobToInfo(record, jobstore), next_run_times: out }
+  }
+
+  /** Jobs overdue by more than their misfire grace (a health signal), at most `limit` per store. */
+  async overdueJobs (limit = OVERDUE_LIST_LIMIT): Promise<string[]> {
+    if (!this.#started || this.#cycle.paused) return []
+    const out: string[] = []
+    for (const store of Object.values(this.#stores)) out.push(...await store.overdueJobs(storeNow(store, this.clock), limit))
     return out
   }
 
@@ -430,11 +454,11 @@ export class Scheduler extends EventEmitter {
   }
 }
 
-function compareJobs (a: JobInfo, b: JobInfo): number {
-  if (a.next_run_time === null || b.next_run_time === null) {
-    if (a.next_run_time === b.next_run_time) return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
-    return a.next_run_time === null ? 1 : -1
-  }
-  const d = Date.parse(a.next_run_time) - Date.parse(b.next_run_time)
-  return d !== 0 ? d : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+/** JOB_LIST_ORDER (src/store.ts): list rank, next run (none first), id. */
+function compareListOrder (a: JobRecord, b: JobRecord): number {
+  const rank = listRank(a) - listRank(b)
+  if (rank !== 0) return rank
+  const at = (a.next_run_time ?? -Infinity) - (b.next_run_time ?? -Infinity)
+  if (at !== 0 && !Number.isNaN(at)) return at
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
 }

@@ -20,12 +20,17 @@ export interface JobStore {
   close (): Promise<void>
   /** True when `subscribe` also hears changes made by other processes (Redis pub/sub). */
   readonly notifiesAcrossProcesses: boolean
+  /**
+   * The store's clock, when it judges due-ness and leases by its own time (a Redis server's
+   * clock): the core then decides claims, leases and wakeups with it. Absent: the core's clock.
+   */
+  now? (): number
+  /** Whether the store is usable (connected, its data still there); /health reports it. */
+  health? (): Promise<StoreHealth>
 
   /** Inserts a job; throws ConflictingIdError when the id exists. Emits `job_added`. */
   addJob (job: JobRecord): Promise<void>
   getJob (id: string): Promise<JobRecord | null>
-  /** All jobs, by next_run_time ascending, paused/finished (null) last, then by id. */
-  getJobs (): Promise<JobRecord[]>
   /**
    * Replaces the stored job whole (the core computes the new record) and bumps `version`.
    * With `expectedVersion`, applies only if the stored version still equals it.
@@ -37,8 +42,23 @@ export interface JobStore {
   removeJob (id: string): Promise<boolean>
 
   /**
+   * A page of jobs in list order (see JOB_LIST_ORDER) matching every filter given, and the number
+   * of matches before offset/limit. Served from indexes: the cost grows with offset + limit (and,
+   * with `q`, with the number of matches), never with the number of stored jobs. `limit: 0`
+   * returns only the count.
+   */
+  queryJobs (query: JobStoreQuery): Promise<JobPage>
+  /**
+   * Ids of unpaused jobs overdue by more than their grace: now - next_run_time >
+   * max(misfire_grace_time (60 s when unlimited), 1 s). Longest overdue first (by the instant it
+   * became overdue, then id), at most `limit`.
+   */
+  overdueJobs (now: number, limit: number): Promise<string[]>
+
+  /**
    * Atomically claims up to `limit` jobs with next_run_time <= now that are not paused and not
    * claimed by a live lease, in next_run_time order. Sets the claim (owner, now + leaseMs).
+   * The core asks for large batches (hundreds): a claim is one round trip / transaction.
    */
   acquireDueJobs (opts: { owner: string, now: number, leaseMs: number, limit: number }): Promise<AcquiredJob[]>
   /**
@@ -56,11 +76,12 @@ export interface JobStore {
   /** Extends the leases of `owner`'s running runs; returns the ids it still holds. */
   renewRunLeases (owner: string, runIds: string[], leaseExpires: number): Promise<string[]>
   /**
-   * Finishes a run. Fenced: applies only while the run is `running` and held by `owner`.
-   * Returns false (writing nothing) otherwise. History lives with its job: when the job no longer
-   * exists, the finished run record is deleted instead of kept.
+   * Finishes runs, all in one step (group commit: one transaction, one round trip). Each is
+   * fenced on its own: it applies only while the run is `running` and held by `owner`. Returns,
+   * per finish in order, whether it was written. History lives with its job: when the job no
+   * longer exists, the finished run record is deleted instead of kept (and true is returned).
    */
-  finishRun (runId: string, owner: string, result: RunResult): Promise<boolean>
+  finishRuns (owner: string, finishes: RunFinish[]): Promise<boolean[]>
   /**
    * Marks every running run whose lease expired before `now` as abandoned (finished_at = now) and
    * returns them; records of jobs that no longer exist are deleted, but still returned.
@@ -72,7 +93,7 @@ export interface JobStore {
   /**
    * The earliest instant at which something may need doing: the earliest next_run_time of an
    * unpaused job without a live claim, the expiry of a live claim on a due job, or the expiry of
-   * a running run's lease. Null when there is nothing.
+   * a running run's lease. Null when there is nothing. Served from an index, like the claims.
    */
   nextWakeTime (now: number): Promise<number | null>
 
@@ -83,6 +104,52 @@ export interface JobStore {
 
   /** Hears changes (in-process at least). Returns an unsubscribe function. */
   subscribe (listener: (change: StoreChange) => void): () => void
+}
+
+/**
+ * The order of `queryJobs`: unpaused jobs with a next run, by next_run_time; then unpaused jobs
+ * without one; then paused jobs; ties by id (code-unit order). `listRank` gives the group.
+ */
+export const JOB_LIST_ORDER = 'list rank, next_run_time, id'
+
+/** 0: unpaused with a next run, 1: unpaused without one, 2: paused. */
+export function listRank (job: Pick<JobRecord, 'paused' | 'next_run_time'>): 0 | 1 | 2 {
+  return job.paused ? 2 : job.next_run_time === null ? 1 : 0
+}
+
+/** When an unpaused job counts as overdue for /health (null: never). */
+export function overdueAt (job: Pick<JobRecord, 'paused' | 'next_run_time' | 'misfire_grace_time'>): number | null {
+  if (job.paused || job.next_run_time === null) return null
+  return job.next_run_time + Math.max((job.misfire_grace_time ?? 60) * 1000, 1000)
+}
+
+/** The search key of `q`: ids and names are matched by case-insensitive prefix. */
+export function searchKey (text: string): string {
+  return text.toLowerCase()
+}
+
+export interface JobStoreQuery {
+  /** Default: no limit. 0: count only. */
+  limit?: number
+  offset?: number
+  /** scheduled = not paused. */
+  state?: 'scheduled' | 'paused'
+  /** Exact task name. */
+  func?: string
+  /** Case-insensitive prefix of the job's id or of its name (either matches). */
+  q?: string
+}
+
+export interface JobPage {
+  jobs: JobRecord[]
+  /** Matches before offset/limit. */
+  total: number
+}
+
+export interface StoreHealth {
+  ok: boolean
+  /** Why not, when not ok. */
+  reason?: string
 }
 
 export interface AcquiredJob {
@@ -104,6 +171,11 @@ export interface JobRelease {
   remove: boolean
   runs: RunRecord[]
   historyLimit: number
+}
+
+export interface RunFinish {
+  runId: string
+  result: RunResult
 }
 
 export interface RunResult {

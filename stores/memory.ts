@@ -1,13 +1,29 @@
+import sortedBtree from 'sorted-btree'
 import { ConflictingIdError } from '../src/errors.js'
-import type {
-  AcquiredJob, JobRelease, JobStore, RunResult, SchedulerSharedState, StoreChange
+import {
+  listRank, overdueAt, searchKey,
+  type AcquiredJob, type JobPage, type JobRelease, type JobStore, type JobStoreQuery, type RunFinish,
+  type SchedulerSharedState, type StoreChange
 } from '../src/store.js'
 import type { JobRecord, RunRecord } from '../src/types.js'
 
+/**
+ * One job and the keys it is indexed under. The keys are copied from the record when it is
+ * indexed: a key object must leave every tree before its keys change.
+ */
 interface StoredJob {
+  /** Never mutated once stored (replaced whole), so claims can hand it out without a copy. */
   job: JobRecord
   leaseOwner: string | null
   leaseExpires: number | null
+  /** List order: listRank, then next_run_time (none first), then id. */
+  rank: 0 | 1 | 2
+  listAt: number
+  /** When it can next be claimed: next_run_time, or a live claim's expiry if later; null: never. */
+  dueAt: number | null
+  overdueAt: number | null
+  idKey: string
+  nameKey: string
 }
 
 /** A job's runs, oldest first (the order history is trimmed in), plus its running ones. */
@@ -16,16 +32,49 @@ interface History {
   running: Set<RunRecord>
 }
 
+// sorted-btree is CommonJS with a `default` export: under Node's ESM the class is `.default`.
+const BTree = sortedBtree.default
+type BTree<K, V> = sortedBtree.default<K, V>
+
+type Counts = [number, number, number]
+type Probe = Pick<StoredJob, 'rank' | 'listAt'> & { job: { id: string } }
+
+const byId = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
+const listOrder = (a: StoredJob | Probe, b: StoredJob | Probe): number =>
+  a.rank - b.rank || a.listAt - b.listAt || byId(a.job.id, b.job.id)
+const dueOrder = (a: StoredJob, b: StoredJob): number =>
+  (a.dueAt as number) - (b.dueAt as number) || byId(a.job.id, b.job.id)
+const overdueOrder = (a: StoredJob, b: StoredJob): number =>
+  (a.overdueAt as number) - (b.overdueAt as number) || byId(a.job.id, b.job.id)
+const idKeyOrder = (a: StoredJob, b: StoredJob): number => byId(a.idKey, b.idKey) || byId(a.job.id, b.job.id)
+const nameKeyOrder = (a: StoredJob, b: StoredJob): number => byId(a.nameKey, b.nameKey) || byId(a.job.id, b.job.id)
+const leaseOrder = (a: RunRecord, b: RunRecord): number =>
+  (a.lease_expires as number) - (b.lease_expires as number) || byId(a.run_id, b.run_id)
+
 /**
- * Keeps everything in this process. Several schedulers may share one instance (workers simulated
- * in one process): every method does its whole read-modify-write without awaiting, so each call is
- * atomic with respect to the others.
+ * Keeps everything in this process, indexed by B+ trees (sorted-btree) so that claims, the next
+ * wakeup, job pages and the overdue list cost O(log n + what they return), not a scan.
+ * Several schedulers may share one instance (workers simulated in one process): every method does
+ * its whole read-modify-write without awaiting, so each call is atomic with respect to the others.
  */
 export class MemoryStore implements JobStore {
   readonly notifiesAcrossProcesses = false
   readonly #jobs = new Map<string, StoredJob>()
+  /** Every job in list order, and the same per task name (the `func` filter). */
+  readonly #list = new BTree<StoredJob, undefined>(undefined, listOrder)
+  readonly #listByFunc = new Map<string, { tree: BTree<StoredJob, undefined>, counts: Counts }>()
+  readonly #counts: Counts = [0, 0, 0]
+  /** Claimable jobs by the time they can next be claimed. */
+  readonly #due = new BTree<StoredJob, undefined>(undefined, dueOrder)
+  readonly #overdue = new BTree<StoredJob, undefined>(undefined, overdueOrder)
+  /** Search keys of `q`. */
+  readonly #byIdKey = new BTree<StoredJob, undefined>(undefined, idKeyOrder)
+  readonly #byNameKey = new BTree<StoredJob, undefined>(undefined, nameKeyOrder)
+
   readonly #runs = new Map<string, RunRecord>()
   readonly #running = new Map<string, RunRecord>()
+  /** Running runs by lease expiry. */
+  readonly #leases = new BTree<RunRecord, undefined>(undefined, leaseOrder)
   readonly #history = new Map<string, History>()
   readonly #listeners = new Set<(change: StoreChange) => void>()
   #state: SchedulerSharedState = { paused: false }
@@ -35,7 +84,9 @@ export class MemoryStore implements JobStore {
 
   async addJob (job: JobRecord): Promise<void> {
     if (this.#jobs.has(job.id)) throw new ConflictingIdError(job.id)
-    this.#jobs.set(job.id, { job: structuredClone(job), leaseOwner: null, leaseExpires: null })
+    const stored = { job: frozenCopy(job), leaseOwner: null, leaseExpires: null } as unknown as StoredJob
+    this.#jobs.set(job.id, stored)
+    this.#index(stored)
     this.#emit({ type: 'job_added', jobId: job.id, nextRunTime: job.next_run_time })
   }
 
@@ -44,16 +95,14 @@ export class MemoryStore implements JobStore {
     return stored === undefined ? null : structuredClone(stored.job)
   }
 
-  async getJobs (): Promise<JobRecord[]> {
-    return [...this.#jobs.values()].map((s) => s.job).sort(compareJobs).map((job) => structuredClone(job))
-  }
-
   async updateJob (job: JobRecord, expectedVersion?: number): Promise<JobRecord | null> {
     const stored = this.#jobs.get(job.id)
     if (stored === undefined) return null
     if (expectedVersion !== undefined && stored.job.version !== expectedVersion) return null
     // The claim survives: its holder notices the version change at release.
-    stored.job = { ...structuredClone(job), version: stored.job.version + 1 }
+    this.#unindex(stored)
+    stored.job = frozenCopy({ ...job, version: stored.job.version + 1 })
+    this.#index(stored)
     this.#emit({ type: 'job_modified', jobId: job.id, nextRunTime: stored.job.next_run_time })
     return structuredClone(stored.job)
   }
@@ -64,21 +113,65 @@ export class MemoryStore implements JobStore {
     return true
   }
 
-  async acquireDueJobs ({ owner, now, leaseMs, limit }: { owner: string, now: number, leaseMs: number, limit: number }): Promise<AcquiredJob[]> {
-    if (limit <= 0) return []
-    const due: StoredJob[] = []
-    for (const stored of this.#jobs.values()) {
-      const { job } = stored
-      if (job.paused || job.next_run_time === null || job.next_run_time > now) continue
-      if (stored.leaseExpires !== null && stored.leaseExpires > now) continue
-      due.push(stored)
+  async queryJobs ({ limit = Infinity, offset = 0, state, func, q }: JobStoreQuery): Promise<JobPage> {
+    const scope = func === undefined ? { tree: this.#list, counts: this.#counts } : this.#listByFunc.get(func)
+    if (scope === undefined) return { jobs: [], total: 0 }
+    const [lo, hi] = state === 'paused' ? [2, 2] : state === 'scheduled' ? [0, 1] : [0, 2]
+    if (q !== undefined) return this.#search(q, { lo, hi, func, limit, offset })
+    let total = 0
+    for (let r = lo; r <= hi; r++) total += scope.counts[r] as number
+    const jobs: JobRecord[] = []
+    if (limit > 0 && offset < total) {
+      const probe: Probe = { rank: lo as 0 | 1 | 2, listAt: -Infinity, job: { id: '' } }
+      let skip = offset
+      for (const stored of scope.tree.keys(probe as StoredJob)) {
+        if (stored.rank > hi || jobs.length >= limit) break
+        if (skip > 0) { skip--; continue }
+        jobs.push(structuredClone(stored.job))
+      }
     }
-    due.sort((a, b) => compareJobs(a.job, b.job))
-    return due.slice(0, limit).map((stored) => {
+    return { jobs, total }
+  }
+
+  /** `q`: the union of the id and name prefix ranges, filtered, in list order. */
+  #search (q: string, { lo, hi, func, limit, offset }: { lo: number, hi: number, func: string | undefined, limit: number, offset: number }): JobPage {
+    const key = searchKey(q)
+    const found = new Set<StoredJob>()
+    for (const [tree, field] of [[this.#byIdKey, 'idKey'], [this.#byNameKey, 'nameKey']] as const) {
+      const probe = { idKey: key, nameKey: key, job: { id: '' } } as unknown as StoredJob
+      for (const stored of tree.keys(probe)) {
+        if (!stored[field].startsWith(key)) break
+        if (stored.rank >= lo && stored.rank <= hi && (func === undefined || stored.job.func === func)) found.add(stored)
+      }
+    }
+    const matches = [...found].sort(listOrder)
+    return { jobs: matches.slice(offset, offset + limit).map((s) => structuredClone(s.job)), total: matches.length }
+  }
+
+  async overdueJobs (now: number, limit: number): Promise<string[]> {
+    const out: string[] = []
+    for (const stored of this.#overdue.keys()) {
+      if (out.length >= limit || (stored.overdueAt as number) >= now) break
+      out.push(stored.job.id)
+    }
+    return out
+  }
+
+  async acquireDueJobs ({ owner, now, leaseMs, limit }: { owner: string, now: number, leaseMs: number, limit: number }): Promise<AcquiredJob[]> {
+    const claimed: StoredJob[] = []
+    // Collected first: claiming re-keys the job in the tree being walked.
+    for (const stored of this.#due.keys()) {
+      if (claimed.length >= limit || (stored.dueAt as number) > now) break
+      claimed.push(stored)
+    }
+    return claimed.map((stored) => {
       const takeover = stored.leaseOwner !== null
+      this.#due.delete(stored)
       stored.leaseOwner = owner
       stored.leaseExpires = now + leaseMs
-      return { job: structuredClone(stored.job), running: this.#liveRunning(stored.job.id, now), takeover }
+      stored.dueAt = stored.leaseExpires
+      this.#due.set(stored, undefined)
+      return { job: stored.job, running: this.#liveRunning(stored.job.id, now), takeover }
     })
   }
 
@@ -90,20 +183,24 @@ export class MemoryStore implements JobStore {
     const id = release.id
     const stored = this.#jobs.get(id)
     if (stored === undefined || stored.leaseOwner !== owner) return false
+    const unchanged = stored.job.version === release.version
+    if (unchanged && release.remove) {
+      for (const run of release.runs) this.#putRun(structuredClone(run))
+      this.#deleteJob(id)
+      this.#trim(id, release.historyLimit)
+      return true
+    }
+    this.#unindex(stored)
     stored.leaseOwner = null
     stored.leaseExpires = null
-    if (stored.job.version !== release.version) return false
-    for (const run of release.runs) this.#putRun(structuredClone(run))
-    if (release.remove) {
-      this.#deleteJob(id)
-    } else {
+    if (unchanged) {
+      for (const run of release.runs) this.#putRun(structuredClone(run))
       // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
-      stored.job.next_run_time = release.next_run_time
-      stored.job.next_fire_time = release.next_fire_time
-      stored.job.version++
+      stored.job = Object.freeze({ ...stored.job, next_run_time: release.next_run_time, next_fire_time: release.next_fire_time, version: stored.job.version + 1 })
     }
-    for (const jobId of new Set(release.runs.map((r) => r.job_id))) this.#trim(jobId, release.historyLimit)
-    return true
+    this.#index(stored)
+    if (unchanged) this.#trim(id, release.historyLimit)
+    return unchanged
   }
 
   async insertRuns (runs: RunRecord[], historyLimit: number): Promise<void> {
@@ -120,43 +217,50 @@ export class MemoryStore implements JobStore {
     for (const id of runIds) {
       const run = this.#running.get(id)
       if (run === undefined || run.node_id !== owner) continue
+      this.#leases.delete(run)
       run.lease_expires = leaseExpires
+      this.#leases.set(run, undefined)
       held.push(id)
     }
     return held
   }
 
-  async finishRun (runId: string, owner: string, result: RunResult): Promise<boolean> {
-    const run = this.#running.get(runId)
-    if (run === undefined || run.node_id !== owner) return false
-    this.#dropRun(run)
-    if (!this.#jobs.has(run.job_id)) return true
-    Object.assign(run, {
-      status: result.status,
-      started_at: result.started_at,
-      finished_at: result.finished_at,
-      error: structuredClone(result.error),
-      duration_ms: result.duration_ms,
-      lag_ms: result.lag_ms,
-      lease_expires: null
+  async finishRuns (owner: string, finishes: RunFinish[]): Promise<boolean[]> {
+    return finishes.map(({ runId, result }) => {
+      const run = this.#running.get(runId)
+      if (run === undefined || run.node_id !== owner) return false
+      this.#dropRun(run)
+      if (!this.#jobs.has(run.job_id)) return true
+      Object.assign(run, {
+        status: result.status,
+        started_at: result.started_at,
+        finished_at: result.finished_at,
+        error: structuredClone(result.error),
+        duration_ms: result.duration_ms,
+        lag_ms: result.lag_ms,
+        lease_expires: null
+      })
+      this.#putRun(run) // re-inserted: started_at may have moved its place in the history order
+      return true
     })
-    this.#putRun(run) // re-inserted: started_at may have moved its place in the history order
-    return true
   }
 
   async expireRuns (now: number): Promise<RunRecord[]> {
-    const expired: RunRecord[] = []
-    for (const run of [...this.#running.values()]) {
-      if (run.lease_expires === null || run.lease_expires > now) continue
+    const lapsed: RunRecord[] = []
+    for (const run of this.#leases.keys()) {
+      if ((run.lease_expires as number) > now) break
+      lapsed.push(run)
+    }
+    return lapsed.map((run) => {
+      this.#leases.delete(run)
       this.#history.get(run.job_id)?.running.delete(run)
       this.#running.delete(run.run_id)
       run.status = 'abandoned'
       run.finished_at = now
       run.lease_expires = null
       if (!this.#jobs.has(run.job_id)) this.#dropRun(run)
-      expired.push(structuredClone(run))
-    }
-    return expired
+      return structuredClone(run)
+    })
   }
 
   async getRuns (jobId: string, limit?: number): Promise<RunRecord[]> {
@@ -167,18 +271,12 @@ export class MemoryStore implements JobStore {
     return out
   }
 
-  async nextWakeTime (now: number): Promise<number | null> {
-    let next: number | null = null
-    for (const { job, leaseExpires } of this.#jobs.values()) {
-      if (job.paused || job.next_run_time === null) continue
-      // A live claim blocks the job until it lapses (or the holder releases it).
-      const at = leaseExpires !== null && leaseExpires > now ? Math.max(job.next_run_time, leaseExpires) : job.next_run_time
-      if (next === null || at < next) next = at
-    }
-    for (const run of this.#running.values()) {
-      if (run.lease_expires !== null && (next === null || run.lease_expires < next)) next = run.lease_expires
-    }
-    return next
+  async nextWakeTime (): Promise<number | null> {
+    // A live claim keys its job at the claim's expiry: it blocks the job until then.
+    const job = this.#due.minKey()?.dueAt ?? null
+    const lease = this.#leases.minKey()?.lease_expires ?? null
+    if (job === null) return lease
+    return lease === null ? job : Math.min(job, lease)
   }
 
   async getSchedulerState (): Promise<SchedulerSharedState> {
@@ -207,8 +305,52 @@ export class MemoryStore implements JobStore {
     }
   }
 
+  /** Computes the job's keys from its record and its claim, and enters it in every index. */
+  #index (stored: StoredJob): void {
+    const { job } = stored
+    stored.rank = listRank(job)
+    stored.listAt = job.next_run_time ?? -Infinity
+    stored.dueAt = job.paused || job.next_run_time === null
+      ? null
+      : stored.leaseExpires === null ? job.next_run_time : Math.max(job.next_run_time, stored.leaseExpires)
+    stored.overdueAt = overdueAt(job)
+    stored.idKey = searchKey(job.id)
+    stored.nameKey = searchKey(job.name)
+    this.#list.set(stored, undefined)
+    let scope = this.#listByFunc.get(job.func)
+    if (scope === undefined) {
+      scope = { tree: new BTree<StoredJob, undefined>(undefined, listOrder), counts: [0, 0, 0] }
+      this.#listByFunc.set(job.func, scope)
+    }
+    scope.tree.set(stored, undefined)
+    scope.counts[stored.rank]++
+    this.#counts[stored.rank]++
+    if (stored.dueAt !== null) this.#due.set(stored, undefined)
+    if (stored.overdueAt !== null) this.#overdue.set(stored, undefined)
+    this.#byIdKey.set(stored, undefined)
+    this.#byNameKey.set(stored, undefined)
+  }
+
+  #unindex (stored: StoredJob): void {
+    this.#list.delete(stored)
+    const scope = this.#listByFunc.get(stored.job.func)
+    if (scope !== undefined) {
+      scope.tree.delete(stored)
+      scope.counts[stored.rank]--
+      if (scope.tree.size === 0) this.#listByFunc.delete(stored.job.func)
+    }
+    this.#counts[stored.rank]--
+    if (stored.dueAt !== null) this.#due.delete(stored)
+    if (stored.overdueAt !== null) this.#overdue.delete(stored)
+    this.#byIdKey.delete(stored)
+    this.#byNameKey.delete(stored)
+  }
+
   #deleteJob (id: string): boolean {
-    if (!this.#jobs.delete(id)) return false
+    const stored = this.#jobs.get(id)
+    if (stored === undefined) return false
+    this.#unindex(stored)
+    this.#jobs.delete(id)
     const history = this.#history.get(id)
     if (history === undefined) return true
     for (const run of history.runs) {
@@ -220,8 +362,10 @@ export class MemoryStore implements JobStore {
   }
 
   #liveRunning (jobId: string, now: number): number {
+    const running = this.#history.get(jobId)?.running
+    if (running === undefined) return 0
     let count = 0
-    for (const run of this.#history.get(jobId)?.running ?? []) {
+    for (const run of running) {
       if (run.lease_expires === null || run.lease_expires > now) count++
     }
     return count
@@ -239,17 +383,19 @@ export class MemoryStore implements JobStore {
     const { runs } = history
     let i = runs.length // runs mostly arrive in order: search back from the end
     while (i > 0 && compareRuns(runs[i - 1] as RunRecord, run) > 0) i--
-    runs.splice(i, 0, run)
+    if (i === runs.length) runs.push(run)
+    else runs.splice(i, 0, run)
     this.#runs.set(run.run_id, run)
     if (run.status === 'running') {
       history.running.add(run)
       this.#running.set(run.run_id, run)
+      if (run.lease_expires !== null) this.#leases.set(run, undefined)
     }
   }
 
   #dropRun (run: RunRecord): void {
     this.#runs.delete(run.run_id)
-    this.#running.delete(run.run_id)
+    if (this.#running.delete(run.run_id) && run.lease_expires !== null) this.#leases.delete(run)
     const history = this.#history.get(run.job_id)
     if (history === undefined) return
     history.running.delete(run)
@@ -284,13 +430,17 @@ export class MemoryStore implements JobStore {
   }
 }
 
-function compareJobs (a: JobRecord, b: JobRecord): number {
-  if (a.next_run_time !== b.next_run_time) {
-    if (a.next_run_time === null) return 1
-    if (b.next_run_time === null) return -1
-    return a.next_run_time - b.next_run_time
+/** A deep copy, deeply frozen: claims hand the stored record out without copying it per fire. */
+function frozenCopy (job: JobRecord): JobRecord {
+  return deepFreeze(structuredClone(job))
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
   }
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+  return value
 }
 
 /** Oldest first: scheduled_at, then started_at (null first), then run_id. */

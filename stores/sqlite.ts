@@ -2,10 +2,13 @@ import { resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type BetterSqlite3 from 'better-sqlite3'
 import { ConflictingIdError } from '../src/errors.js'
-import type {
-  AcquiredJob, JobRelease, JobStore, RunResult, SchedulerSharedState, StoreChange
+import {
+  listRank, overdueAt, searchKey,
+  type AcquiredJob, type JobPage, type JobRelease, type JobStore, type JobStoreQuery, type RunFinish,
+  type SchedulerSharedState, type StoreChange
 } from '../src/store.js'
 import type { JobRecord, RunRecord } from '../src/types.js'
+import { guardLockedCalls, SYNC_BUSY_MS } from './sqlite-lock.js'
 
 type Db = BetterSqlite3.Database
 type Stmt = BetterSqlite3.Statement<unknown[], unknown>
@@ -13,7 +16,10 @@ type Stmt = BetterSqlite3.Statement<unknown[], unknown>
 export interface SqliteStoreOptions {
   /** The database file; every process on the host that uses the same file shares the jobs. */
   path: string
-  /** How long a write waits for another process's transaction before failing. */
+  /**
+   * How long a call waits for a lock held by another process before failing (503 over HTTP).
+   * The wait is asynchronous: the event loop is never blocked for more than SYNC_BUSY_MS by it.
+   */
   busyTimeoutMs?: number
 }
 
@@ -21,7 +27,7 @@ export interface SqliteStoreOptions {
  * Schema migrations: entry i moves `PRAGMA user_version` from i to i + 1. Append, never edit.
  * Jobs and runs keep their record as JSON in `data`; the other columns exist to be queried.
  */
-const MIGRATIONS: readonly string[] = [`
+const MIGRATIONS: ReadonlyArray<string | ((db: Db) => void)> = [`
   CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     next_run_time INTEGER,
@@ -46,26 +52,89 @@ const MIGRATIONS: readonly string[] = [`
   CREATE INDEX IF NOT EXISTS runs_leases ON runs (status, lease_expires);
   CREATE INDEX IF NOT EXISTS runs_history ON runs (job_id, scheduled_at, started_at, run_id);
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-`]
+`, (db) => {
+  // Indexed columns for pages, filters, counts and /health; run columns so that finishing a run
+  // writes no JSON. Columns are authoritative over \`data\` for the fields they hold.
+  db.exec(`
+    ALTER TABLE jobs ADD COLUMN next_fire_time INTEGER;
+    ALTER TABLE jobs ADD COLUMN func TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN list_rank INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN overdue_grace INTEGER NOT NULL DEFAULT 60000;
+    ALTER TABLE jobs ADD COLUMN overdue_at INTEGER;
+    ALTER TABLE jobs ADD COLUMN id_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN finished_at INTEGER;
+    ALTER TABLE runs ADD COLUMN error TEXT;
+    ALTER TABLE runs ADD COLUMN trigger TEXT NOT NULL DEFAULT 'scheduled';
+    ALTER TABLE runs ADD COLUMN duration_ms INTEGER;
+    ALTER TABLE runs ADD COLUMN lag_ms INTEGER;
+  `)
+  const jobs = db.prepare('SELECT id, data FROM jobs').all() as Array<{ id: string, data: string }>
+  const setJob = db.prepare(`UPDATE jobs SET next_fire_time = ?, func = ?, list_rank = ?, overdue_grace = ?,
+    overdue_at = ?, id_key = ?, name_key = ? WHERE id = ?`)
+  for (const { id, data } of jobs) {
+    const job = JSON.parse(data) as JobRecord
+    const c = jobColumns(job)
+    setJob.run(job.next_fire_time, c.func, c.list_rank, c.overdue_grace, c.overdue_at, c.id_key, c.name_key, id)
+  }
+  db.exec(`
+    UPDATE runs SET finished_at = json_extract(data, '$.finished_at'), error = json(json_extract(data, '$.error')),
+      trigger = coalesce(json_extract(data, '$.trigger'), 'scheduled'),
+      duration_ms = json_extract(data, '$.duration_ms'), lag_ms = json_extract(data, '$.lag_ms');
+    UPDATE runs SET error = NULL WHERE error = 'null';
+    CREATE INDEX jobs_list ON jobs (list_rank, next_run_time, id);
+    CREATE INDEX jobs_func_list ON jobs (func, list_rank, next_run_time, id);
+    CREATE INDEX jobs_overdue ON jobs (overdue_at) WHERE overdue_at IS NOT NULL;
+    CREATE INDEX jobs_id_key ON jobs (id_key);
+    CREATE INDEX jobs_name_key ON jobs (name_key);
+    CREATE INDEX runs_running ON runs (job_id) WHERE status = 'running';
+    CREATE TABLE job_counts (func TEXT NOT NULL, list_rank INTEGER NOT NULL, n INTEGER NOT NULL,
+      PRIMARY KEY (func, list_rank)) WITHOUT ROWID;
+    INSERT INTO job_counts SELECT func, list_rank, COUNT(*) FROM jobs GROUP BY func, list_rank;
+    CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
+      INSERT INTO job_counts (func, list_rank, n) VALUES (NEW.func, NEW.list_rank, 1)
+        ON CONFLICT (func, list_rank) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
+      UPDATE job_counts SET n = n - 1 WHERE func = OLD.func AND list_rank = OLD.list_rank;
+    END;
+    CREATE TRIGGER job_counts_update AFTER UPDATE OF func, list_rank ON jobs
+      WHEN OLD.func IS NOT NEW.func OR OLD.list_rank IS NOT NEW.list_rank BEGIN
+      UPDATE job_counts SET n = n - 1 WHERE func = OLD.func AND list_rank = OLD.list_rank;
+      INSERT INTO job_counts (func, list_rank, n) VALUES (NEW.func, NEW.list_rank, 1)
+        ON CONFLICT (func, list_rank) DO UPDATE SET n = n + 1;
+    END;
+  `)
+}]
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
 
-const RUN_COLUMNS = 'run_id, job_id, scheduled_at, started_at, status, node_id, lease_expires, data'
+const JOB_COLUMNS = 'data, next_run_time, next_fire_time, version'
+const RUN_COLUMNS = `run_id, job_id, scheduled_at, started_at, finished_at, status, error, node_id, trigger,
+  duration_ms, lag_ms, lease_expires`
 const HISTORY_ORDER = 'scheduled_at DESC, started_at DESC, run_id DESC'
 /** Claimable now: unpaused, due and without a live claim (parameter @now). */
 const DUE = 'paused = 0 AND next_run_time <= @now AND (lease_expires IS NULL OR lease_expires <= @now)'
 /** Running runs whose lease lapsed (parameter ?). */
 const EXPIRED = "status = 'running' AND lease_expires <= ?"
+/** The list order of `queryJobs` (JOB_LIST_ORDER), served by jobs_list / jobs_func_list. */
+const LIST_ORDER = 'list_rank, next_run_time, id'
+
+interface JobRow { data: string, next_run_time: number | null, next_fire_time: number | null, version: number }
 
 interface RunRow {
   run_id: string
   job_id: string
   scheduled_at: number
   started_at: number | null
+  finished_at: number | null
   status: RunRecord['status']
+  error: string | null
   node_id: string
+  trigger: RunRecord['trigger']
+  duration_ms: number | null
+  lag_ms: number | null
   lease_expires: number | null
-  data: string
 }
 
 type Listener = (change: StoreChange) => void
@@ -76,45 +145,94 @@ const channels = new Map<string, Set<Listener>>()
 /** ':memory:' and '' (a temporary file) name a database private to its connection: nothing to share. */
 const isPrivate = (path: string): boolean => path === ':memory:' || path === ''
 
-function prepareAll (db: Db) {
-  const p = (sql: string): Stmt => db.prepare(sql)
+/** The queried columns of a job, derived from its record. */
+function jobColumns (job: JobRecord): { func: string, list_rank: number, overdue_grace: number, overdue_at: number | null, id_key: string, name_key: string } {
+  const at = overdueAt(job)
   return {
-    getJob: p('SELECT data FROM jobs WHERE id = ?').pluck(),
-    getJobs: p('SELECT data FROM jobs ORDER BY next_run_time IS NULL, next_run_time, id').pluck(),
-    getClaimed: p('SELECT lease_owner, version, data FROM jobs WHERE id = ?'),
-    getVersion: p('SELECT version FROM jobs WHERE id = ?').pluck(),
-    jobExists: p('SELECT 1 FROM jobs WHERE id = ?').pluck(),
-    insertJob: p(`INSERT INTO jobs (id, next_run_time, paused, lease_owner, lease_expires, version, data)
-      VALUES (?, ?, ?, NULL, NULL, ?, ?) ON CONFLICT (id) DO NOTHING`),
-    // The claim is kept: its holder notices the version change at release.
-    writeJob: p('UPDATE jobs SET next_run_time = ?, paused = ?, version = ?, data = ? WHERE id = ?'),
-    deleteJob: p('DELETE FROM jobs WHERE id = ?'),
-    selectDue: p(`SELECT id, lease_owner, data FROM jobs WHERE ${DUE} ORDER BY next_run_time, id LIMIT @limit`),
-    setClaim: p('UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ?'),
-    clearClaim: p('UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = ?'),
-    countRunning: p(`SELECT COUNT(*) FROM runs
-      WHERE job_id = ? AND status = 'running' AND (lease_expires IS NULL OR lease_expires > ?)`).pluck(),
-    putRun: p(`INSERT OR REPLACE INTO runs (${RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-    deleteRun: p('DELETE FROM runs WHERE run_id = ?'),
-    deleteFinishedRuns: p("DELETE FROM runs WHERE job_id = ? AND status <> 'running'"),
-    countAllRunning: p("SELECT COUNT(*) FROM runs WHERE job_id = ? AND status = 'running'").pluck(),
-    trimRuns: p(`DELETE FROM runs WHERE run_id IN (SELECT run_id FROM runs
-      WHERE job_id = ? AND status <> 'running' ORDER BY ${HISTORY_ORDER} LIMIT -1 OFFSET ?)`),
-    renewRun: p("UPDATE runs SET lease_expires = ? WHERE run_id = ? AND status = 'running' AND node_id = ?"),
-    getRunning: p(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ? AND status = 'running' AND node_id = ?`),
-    selectExpired: p(`SELECT ${RUN_COLUMNS} FROM runs WHERE ${EXPIRED}`),
-    anyDue: p(`SELECT 1 FROM jobs WHERE ${DUE} LIMIT 1`).pluck(),
-    anyExpired: p(`SELECT 1 FROM runs WHERE ${EXPIRED} LIMIT 1`).pluck(),
-    getRuns: p(`SELECT ${RUN_COLUMNS} FROM runs WHERE job_id = ? ORDER BY ${HISTORY_ORDER} LIMIT ?`),
-    wakeUnclaimed: p(`SELECT next_run_time FROM jobs
-      WHERE paused = 0 AND next_run_time IS NOT NULL AND (lease_expires IS NULL OR lease_expires <= @now)
-      ORDER BY next_run_time LIMIT 1`).pluck(),
-    wakeClaimed: p(`SELECT MIN(MAX(next_run_time, lease_expires)) FROM jobs
-      WHERE lease_expires > @now AND paused = 0 AND next_run_time IS NOT NULL`).pluck(),
-    wakeRuns: p("SELECT MIN(lease_expires) FROM runs WHERE status = 'running'").pluck(),
-    getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
-    setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+    func: job.func,
+    list_rank: listRank(job),
+    overdue_grace: Math.max((job.misfire_grace_time ?? 60) * 1000, 1000),
+    overdue_at: at,
+    id_key: searchKey(job.id),
+    name_key: searchKey(job.name)
   }
+}
+
+const JOB_WRITE = `next_run_time = @next_run_time, next_fire_time = @next_fire_time, paused = @paused,
+    version = @version, data = @data, func = @func, list_rank = @list_rank, overdue_grace = @overdue_grace,
+    overdue_at = @overdue_at, id_key = @id_key, name_key = @name_key`
+
+/** Every statement the store runs, by name (exported for the query-plan test). */
+export const SQL = {
+  getJob: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`,
+  getClaimed: 'SELECT lease_owner, version FROM jobs WHERE id = ?',
+  getVersion: 'SELECT version FROM jobs WHERE id = ?',
+  jobExists: 'SELECT 1 FROM jobs WHERE id = ?',
+  insertJob: `INSERT INTO jobs (id, next_run_time, next_fire_time, paused, lease_owner, lease_expires, version, data,
+        func, list_rank, overdue_grace, overdue_at, id_key, name_key)
+      VALUES (@id, @next_run_time, @next_fire_time, @paused, NULL, NULL, @version, @data,
+        @func, @list_rank, @overdue_grace, @overdue_at, @id_key, @name_key) ON CONFLICT (id) DO NOTHING`,
+  // The claim is kept: its holder notices the version change at release.
+  writeJob: `UPDATE jobs SET ${JOB_WRITE} WHERE id = @id`,
+  // A fire moves only the schedule: columns, no JSON (they override `data` on read).
+  advanceJob: `UPDATE jobs SET next_run_time = @nrt, next_fire_time = @nft, version = @version,
+      list_rank = CASE WHEN @nrt IS NULL THEN 1 ELSE 0 END,
+      overdue_at = CASE WHEN @nrt IS NULL THEN NULL ELSE @nrt + overdue_grace END,
+      lease_owner = NULL, lease_expires = NULL WHERE id = @id`,
+  deleteJob: 'DELETE FROM jobs WHERE id = ?',
+  selectDue: `SELECT id, lease_owner, ${JOB_COLUMNS} FROM jobs WHERE ${DUE} ORDER BY next_run_time, id LIMIT @limit`,
+  setClaim: 'UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ?',
+  clearClaim: 'UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = ?',
+  countRunning: `SELECT COUNT(*) FROM runs
+      WHERE job_id = ? AND status = 'running' AND (lease_expires IS NULL OR lease_expires > ?)`,
+  putRun: `INSERT OR REPLACE INTO runs (${RUN_COLUMNS}, data) VALUES
+      (@run_id, @job_id, @scheduled_at, @started_at, @finished_at, @status, @error, @node_id, @trigger,
+       @duration_ms, @lag_ms, @lease_expires, '{}')`,
+  finishRun: `UPDATE runs SET status = @status, started_at = @started_at, finished_at = @finished_at, error = @error,
+      duration_ms = @duration_ms, lag_ms = @lag_ms, lease_expires = NULL
+      WHERE run_id = @run_id AND status = 'running' AND node_id = @owner RETURNING job_id`,
+  deleteRun: 'DELETE FROM runs WHERE run_id = ?',
+  deleteFinishedRuns: "DELETE FROM runs WHERE job_id = ? AND status <> 'running'",
+  countAllRunning: "SELECT COUNT(*) FROM runs WHERE job_id = ? AND status = 'running'",
+  trimRuns: `DELETE FROM runs WHERE run_id IN (SELECT run_id FROM runs
+      WHERE job_id = ? AND status <> 'running' ORDER BY ${HISTORY_ORDER} LIMIT -1 OFFSET ?)`,
+  renewRun: "UPDATE runs SET lease_expires = ? WHERE run_id = ? AND status = 'running' AND node_id = ?",
+  selectExpired: `SELECT ${RUN_COLUMNS} FROM runs WHERE ${EXPIRED}`,
+  anyDue: `SELECT 1 FROM jobs WHERE ${DUE} LIMIT 1`,
+  anyExpired: `SELECT 1 FROM runs WHERE ${EXPIRED} LIMIT 1`,
+  getRuns: `SELECT ${RUN_COLUMNS} FROM runs WHERE job_id = ? ORDER BY ${HISTORY_ORDER} LIMIT ?`,
+  wakeUnclaimed: `SELECT next_run_time FROM jobs
+      WHERE paused = 0 AND next_run_time IS NOT NULL AND (lease_expires IS NULL OR lease_expires <= @now)
+      ORDER BY next_run_time LIMIT 1`,
+  // Live claims only (a handful): without the hint the planner may walk every scheduled job instead.
+  wakeClaimed: `SELECT MIN(MAX(next_run_time, lease_expires)) FROM jobs INDEXED BY jobs_claims
+      WHERE lease_expires > @now AND paused = 0 AND next_run_time IS NOT NULL`,
+  wakeRuns: "SELECT MIN(lease_expires) FROM runs WHERE status = 'running'",
+  pageAll: `SELECT ${JOB_COLUMNS} FROM jobs WHERE list_rank BETWEEN @lo AND @hi
+      ORDER BY ${LIST_ORDER} LIMIT @limit OFFSET @offset`,
+  pageFunc: `SELECT ${JOB_COLUMNS} FROM jobs WHERE func = @func AND list_rank BETWEEN @lo AND @hi
+      ORDER BY ${LIST_ORDER} LIMIT @limit OFFSET @offset`,
+  countAll: 'SELECT coalesce(SUM(n), 0) FROM job_counts WHERE list_rank BETWEEN @lo AND @hi',
+  countFunc: 'SELECT coalesce(SUM(n), 0) FROM job_counts WHERE func = @func AND list_rank BETWEEN @lo AND @hi',
+  // A prefix range on each search key; the caller stops at the first key past the prefix.
+  searchIds: 'SELECT id, id_key AS k FROM jobs WHERE id_key >= ? ORDER BY id_key',
+  searchNames: 'SELECT id, name_key AS k FROM jobs WHERE name_key >= ? ORDER BY name_key',
+  listKeyOf: 'SELECT list_rank, next_run_time, func FROM jobs WHERE id = ?',
+  overdue: 'SELECT id FROM jobs WHERE overdue_at < ? ORDER BY overdue_at LIMIT ?',
+  getMeta: 'SELECT value FROM meta WHERE key = ?',
+  setMeta: 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'
+} as const
+
+/** Statements that return their single column's value. */
+const PLUCKED = new Set<keyof typeof SQL>(['getVersion', 'jobExists', 'countRunning', 'finishRun', 'countAllRunning', 'anyDue', 'anyExpired', 'wakeUnclaimed', 'wakeClaimed', 'wakeRuns', 'countAll', 'countFunc', 'overdue', 'getMeta'])
+
+function prepareAll (db: Db): { [K in keyof typeof SQL]: Stmt } {
+  const statements = {} as Record<keyof typeof SQL, Stmt>
+  for (const [name, sql] of Object.entries(SQL) as Array<[keyof typeof SQL, string]>) {
+    const st = db.prepare(sql)
+    statements[name] = PLUCKED.has(name) ? st.pluck() : st
+  }
+  return statements
 }
 
 type Statements = ReturnType<typeof prepareAll>
@@ -123,7 +241,8 @@ type Statements = ReturnType<typeof prepareAll>
  * One SQLite file shared by every process on the host. better-sqlite3 is synchronous, so each
  * method body is atomic within the process; every write that must be atomic across processes runs
  * in one BEGIN IMMEDIATE transaction (the write lock is taken up front, so two claimers serialize
- * instead of both reading the same due rows).
+ * instead of both reading the same due rows). Every query the scheduler repeats is served by an
+ * index (test/store-sqlite.test.ts checks the plans).
  */
 export class SqliteStore implements JobStore {
   readonly notifiesAcrossProcesses = false
@@ -150,7 +269,7 @@ export class SqliteStore implements JobStore {
 
   async #open (): Promise<void> {
     const Database = await loadDriver()
-    const db = new Database(this.path, { timeout: this.busyTimeoutMs })
+    const db = new Database(this.path, { timeout: SYNC_BUSY_MS })
     try {
       if (!isPrivate(this.path)) await setWal(db, this.busyTimeoutMs) // WAL only matters to other connections
       db.pragma('synchronous = NORMAL')
@@ -177,32 +296,28 @@ export class SqliteStore implements JobStore {
   }
 
   async addJob (job: JobRecord): Promise<void> {
-    const { changes } = this.#st().insertJob.run(job.id, job.next_run_time, job.paused ? 1 : 0, job.version, JSON.stringify(job))
+    const { changes } = this.#st().insertJob.run(jobParams(job))
     if (changes === 0) throw new ConflictingIdError(job.id)
     this.#emit({ type: 'job_added', jobId: job.id, nextRunTime: job.next_run_time })
   }
 
   async getJob (id: string): Promise<JobRecord | null> {
-    const data = this.#st().getJob.get(id) as string | undefined
-    return data === undefined ? null : JSON.parse(data) as JobRecord
-  }
-
-  async getJobs (): Promise<JobRecord[]> {
-    return (this.#st().getJobs.all() as string[]).map((data) => JSON.parse(data) as JobRecord)
+    const row = this.#st().getJob.get(id) as JobRow | undefined
+    return row === undefined ? null : rowToJob(row)
   }
 
   async updateJob (job: JobRecord, expectedVersion?: number): Promise<JobRecord | null> {
     const s = this.#st()
-    const data = this.#tx(() => {
+    const stored = this.#tx(() => {
       const version = s.getVersion.get(job.id) as number | undefined
       if (version === undefined || (expectedVersion !== undefined && version !== expectedVersion)) return null
-      const data = JSON.stringify({ ...job, version: version + 1 })
-      s.writeJob.run(job.next_run_time, job.paused ? 1 : 0, version + 1, data, job.id)
-      return data
+      const next: JobRecord = { ...job, version: version + 1 }
+      s.writeJob.run(jobParams(next))
+      return next
     })
-    if (data === null) return null
+    if (stored === null) return null
     this.#emit({ type: 'job_modified', jobId: job.id, nextRunTime: job.next_run_time })
-    return JSON.parse(data) as JobRecord
+    return structuredClone(stored)
   }
 
   async removeJob (id: string): Promise<boolean> {
@@ -216,6 +331,44 @@ export class SqliteStore implements JobStore {
     return removed
   }
 
+  async queryJobs ({ limit = Infinity, offset = 0, state, func, q }: JobStoreQuery): Promise<JobPage> {
+    const s = this.#st()
+    const [lo, hi] = state === 'paused' ? [2, 2] : state === 'scheduled' ? [0, 1] : [0, 2]
+    if (q !== undefined) return this.#search(q, { lo, hi, func, limit, offset })
+    const range = { lo, hi, func }
+    const total = (func === undefined ? s.countAll.get(range) : s.countFunc.get(range)) as number
+    if (limit <= 0 || offset >= total) return { jobs: [], total }
+    const page = { ...range, limit: Number.isFinite(limit) ? limit : -1, offset }
+    const rows = (func === undefined ? s.pageAll.all(page) : s.pageFunc.all(page)) as JobRow[]
+    return { jobs: rows.map(rowToJob), total }
+  }
+
+  /** `q`: the union of the id and name prefix ranges, filtered, in list order. */
+  #search (q: string, { lo, hi, func, limit, offset }: { lo: number, hi: number, func: string | undefined, limit: number, offset: number }): JobPage {
+    const s = this.#st()
+    const key = searchKey(q)
+    const ids = new Set<string>()
+    for (const stmt of [s.searchIds, s.searchNames]) {
+      for (const row of stmt.iterate(key) as IterableIterator<{ id: string, k: string }>) {
+        if (!row.k.startsWith(key)) break
+        ids.add(row.id)
+      }
+    }
+    const matches: Array<{ id: string, rank: number, at: number }> = []
+    for (const id of ids) {
+      const row = s.listKeyOf.get(id) as { list_rank: number, next_run_time: number | null, func: string } | undefined
+      if (row === undefined || row.list_rank < lo || row.list_rank > hi || (func !== undefined && row.func !== func)) continue
+      matches.push({ id, rank: row.list_rank, at: row.next_run_time ?? -Infinity })
+    }
+    matches.sort((a, b) => a.rank - b.rank || (a.at === b.at ? 0 : a.at - b.at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    const jobs = matches.slice(offset, offset + limit).map(({ id }) => rowToJob(s.getJob.get(id) as JobRow))
+    return { jobs, total: matches.length }
+  }
+
+  async overdueJobs (now: number, limit: number): Promise<string[]> {
+    return this.#st().overdue.all(now, limit) as string[]
+  }
+
   async acquireDueJobs ({ owner, now, leaseMs, limit }: { owner: string, now: number, leaseMs: number, limit: number }): Promise<AcquiredJob[]> {
     if (limit <= 0) return []
     const s = this.#st()
@@ -223,11 +376,11 @@ export class SqliteStore implements JobStore {
     // the write lock at every wakeup. The transaction below decides.
     if (s.anyDue.get({ now }) === undefined) return []
     return this.#tx(() => {
-      const rows = s.selectDue.all({ now, limit: Number.isFinite(limit) ? limit : -1 }) as Array<{ id: string, lease_owner: string | null, data: string }>
+      const rows = s.selectDue.all({ now, limit: Number.isFinite(limit) ? limit : -1 }) as Array<JobRow & { id: string, lease_owner: string | null }>
       return rows.map((row) => {
         s.setClaim.run(owner, now + leaseMs, row.id)
         return {
-          job: JSON.parse(row.data) as JobRecord,
+          job: rowToJob(row),
           running: s.countRunning.get(row.id, now) as number,
           takeover: row.lease_owner !== null
         }
@@ -243,23 +396,19 @@ export class SqliteStore implements JobStore {
   #release (owner: string, release: JobRelease): boolean {
     const s = this.#st()
     const id = release.id
-    const row = s.getClaimed.get(id) as { lease_owner: string | null, version: number, data: string } | undefined
+    const row = s.getClaimed.get(id) as { lease_owner: string | null, version: number } | undefined
     if (row === undefined || row.lease_owner !== owner) return false
-    s.clearClaim.run(id)
-    if (row.version !== release.version) return false
+    if (row.version !== release.version) {
+      s.clearClaim.run(id)
+      return false
+    }
     for (const run of release.runs) this.#putRun(run)
     if (release.remove) {
       s.deleteJob.run(id)
       s.deleteFinishedRuns.run(id)
     } else {
       // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
-      const job: JobRecord = {
-        ...JSON.parse(row.data) as JobRecord,
-        next_run_time: release.next_run_time,
-        next_fire_time: release.next_fire_time,
-        version: row.version + 1
-      }
-      s.writeJob.run(job.next_run_time, job.paused ? 1 : 0, job.version, JSON.stringify(job), id)
+      s.advanceJob.run({ id, nrt: release.next_run_time, nft: release.next_fire_time, version: row.version + 1 })
     }
     this.#trim(release.runs, release.historyLimit)
     return true
@@ -282,27 +431,25 @@ export class SqliteStore implements JobStore {
     return this.#tx(() => runIds.filter((id) => s.renewRun.run(leaseExpires, id, owner).changes > 0))
   }
 
-  async finishRun (runId: string, owner: string, result: RunResult): Promise<boolean> {
+  async finishRuns (owner: string, finishes: RunFinish[]): Promise<boolean[]> {
+    if (finishes.length === 0) return []
     const s = this.#st()
-    return this.#tx(() => {
-      const row = s.getRunning.get(runId, owner) as RunRow | undefined
-      if (row === undefined) return false
-      if (s.jobExists.get(row.job_id) === undefined) {
-        s.deleteRun.run(runId)
-        return true
-      }
-      this.#putRun({
-        ...rowToRun(row),
+    return this.#tx(() => finishes.map(({ runId, result }) => {
+      const jobId = s.finishRun.get({
+        run_id: runId,
+        owner,
         status: result.status,
         started_at: result.started_at,
         finished_at: result.finished_at,
-        error: result.error,
+        error: result.error === null ? null : JSON.stringify(result.error),
         duration_ms: result.duration_ms,
-        lag_ms: result.lag_ms,
-        lease_expires: null
-      })
+        lag_ms: result.lag_ms
+      }) as string | undefined
+      if (jobId === undefined) return false
+      // History lives with its job.
+      if (s.jobExists.get(jobId) === undefined) s.deleteRun.run(runId)
       return true
-    })
+    }))
   }
 
   async expireRuns (now: number): Promise<RunRecord[]> {
@@ -381,8 +528,20 @@ export class SqliteStore implements JobStore {
   }
 
   #putRun (run: RunRecord): void {
-    this.#st().putRun.run(run.run_id, run.job_id, run.scheduled_at, run.started_at, run.status, run.node_id,
-      run.lease_expires, JSON.stringify(run))
+    this.#st().putRun.run({
+      run_id: run.run_id,
+      job_id: run.job_id,
+      scheduled_at: run.scheduled_at,
+      started_at: run.started_at,
+      finished_at: run.finished_at,
+      status: run.status,
+      error: run.error === null ? null : JSON.stringify(run.error),
+      node_id: run.node_id,
+      trigger: run.trigger,
+      duration_ms: run.duration_ms,
+      lag_ms: run.lag_ms,
+      lease_expires: run.lease_expires
+    })
   }
 
   /**
@@ -391,25 +550,50 @@ export class SqliteStore implements JobStore {
    * finish) but are never dropped.
    */
   #trim (runs: RunRecord[], limit: number): void {
-    if (!Number.isFinite(limit)) return
+    if (!Number.isFinite(limit) || runs.length === 0) return
     const s = this.#st()
-    for (const jobId of new Set(runs.map((r) => r.job_id))) {
+    const jobIds = runs.length === 1 ? [(runs[0] as RunRecord).job_id] : new Set(runs.map((r) => r.job_id))
+    for (const jobId of jobIds) {
       const keepFinished = Math.max(0, Math.floor(limit) - (s.countAllRunning.get(jobId) as number))
       s.trimRuns.run(jobId, keepFinished)
     }
   }
 }
 
-/** Columns are authoritative (a lease renewal only updates its column); `data` holds the rest. */
+function jobParams (job: JobRecord): Record<string, unknown> {
+  return {
+    id: job.id,
+    next_run_time: job.next_run_time,
+    next_fire_time: job.next_fire_time,
+    paused: job.paused ? 1 : 0,
+    version: job.version,
+    data: JSON.stringify(job),
+    ...jobColumns(job)
+  }
+}
+
+/** The schedule columns are authoritative (a fire writes only them); `data` holds the rest. */
+function rowToJob (row: JobRow): JobRecord {
+  const job = JSON.parse(row.data) as JobRecord
+  job.next_run_time = row.next_run_time
+  job.next_fire_time = row.next_fire_time
+  job.version = row.version
+  return job
+}
+
 function rowToRun (row: RunRow): RunRecord {
   return {
-    ...JSON.parse(row.data) as RunRecord,
     run_id: row.run_id,
     job_id: row.job_id,
     scheduled_at: row.scheduled_at,
     started_at: row.started_at,
+    finished_at: row.finished_at,
     status: row.status,
+    error: row.error === null ? null : JSON.parse(row.error) as RunRecord['error'],
     node_id: row.node_id,
+    trigger: row.trigger,
+    duration_ms: row.duration_ms,
+    lag_ms: row.lag_ms,
     lease_expires: row.lease_expires
   }
 }
@@ -450,7 +634,17 @@ function migrate (db: Db): void {
     if (current > MIGRATIONS.length) {
       throw new Error(`SqliteStore: ${db.name} has schema version ${current}, newer than this version supports (${MIGRATIONS.length})`)
     }
-    for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] as string)
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      const step = MIGRATIONS[v] as string | ((db: Db) => void)
+      if (typeof step === 'string') db.exec(step)
+      else step(db)
+    }
     if (current < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`)
   }).immediate()
 }
+
+// Another process's lock is waited for asynchronously, never by blocking the event loop.
+guardLockedCalls(SqliteStore.prototype, {
+  except: ['close', 'subscribe'],
+  reads: ['getJob', 'getJobs', 'queryJobs', 'overdueJobs', 'getRuns', 'nextWakeTime', 'getSchedulerState', 'health']
+})

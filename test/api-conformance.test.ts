@@ -245,6 +245,11 @@ describe('REST API: jobs', () => {
     res = await req('GET', `${P}/jobs?func=none`)
     assert.deepEqual(res.json(), [])
     assert.equal(res.headers['x-total-count'], '0')
+    res = await req('GET', `${P}/jobs?q=MI`)
+    assert.deepEqual(res.json().map((j: { id: string }) => j.id), ['mid'], 'q: case-insensitive prefix of id or name')
+    assert.equal(res.headers['x-total-count'], '1')
+    res = await req('GET', `${P}/jobs?q=a&state=scheduled`)
+    assert.deepEqual(res.json(), [])
     assert.equal((await req('GET', `${P}/jobs?cachebuster=1`)).statusCode, 200, 'unknown query parameters are ignored')
     assertError(await req('GET', `${P}/jobs?limit=-1`), 400, 'limit: must be an integer >= 0')
     assertError(await req('GET', `${P}/jobs?limit=1.5`), 400, 'limit: must be an integer >= 0')
@@ -536,7 +541,8 @@ describe('REST API: jobs', () => {
     await app.register(scheduler, { apiEnabled: true, autoStart: false, clock: new ManualClock(T0), apiPrefix: '/reports', endpointPrefix: 'reports_', decorator: 'reports' })
     await app.ready()
     const names = ['getSchedulerInfo', 'addJob', 'getJobs', 'getJob', 'updateJob', 'deleteJob', 'pauseJob', 'resumeJob', 'runJob', 'getJobRuns',
-      'pauseScheduler', 'resumeScheduler', 'startScheduler', 'shutdownScheduler', 'getJobNextRunTimes', 'getHealth', 'getMetrics']
+      'pauseScheduler', 'resumeScheduler', 'startScheduler', 'shutdownScheduler', 'getJobNextRunTimes', 'getHealth', 'getMetrics',
+      'getTasks', 'previewJob', 'getLatestRuns']
     assert.deepEqual([...ids].sort(), [...names, ...names.map((n) => `reports_${n}`)].sort())
     assert.equal((await app.inject('/reports')).statusCode, 200)
     assert.equal((await app.inject('/scheduler')).statusCode, 200)

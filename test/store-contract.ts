@@ -6,7 +6,7 @@
 import { describe, test, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { ConflictingIdError } from '../src/errors.js'
-import type { JobRelease, JobStore, StoreChange } from '../src/store.js'
+import type { JobRelease, JobStore, RunResult, StoreChange } from '../src/store.js'
 import type { JobRecord, RunRecord } from '../src/types.js'
 
 export interface StoreFixture {
@@ -86,6 +86,18 @@ async function release (store: JobStore, id: string, owner: string, out: Outcome
 }
 
 const ids = (jobs: Array<{ id: string }>): string[] => jobs.map((j) => j.id)
+
+/** Every job, in list order. */
+async function allJobs (store: JobStore): Promise<JobRecord[]> {
+  return (await store.queryJobs({})).jobs
+}
+
+/** Finishes one run; true when written. */
+async function finish (store: JobStore, runId: string, owner: string, result: RunResult): Promise<boolean> {
+  const written = await store.finishRuns(owner, [{ runId, result }])
+  assert.equal(written.length, 1)
+  return written[0]!
+}
 const runIds = (runs: RunRecord[]): string[] => runs.map((r) => r.run_id)
 
 async function until<T> (get: () => T | undefined, what: string, ms = 2000): Promise<T> {
@@ -118,7 +130,7 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
     describe('jobs', () => {
       test('a fresh store is empty; open is idempotent', async () => {
         await store.open()
-        assert.deepEqual(await store.getJobs(), [])
+        assert.deepEqual(await allJobs(store), [])
         assert.equal(await store.getJob('nope'), null)
         assert.equal(await store.nextWakeTime(BASE), null)
         assert.deepEqual(await store.getRuns('nope'), [])
@@ -131,7 +143,7 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         const record = job('a', { paused_reason: 'x', config_hash: 'h1', source: 'config', misfire_grace_time: null })
         await store.addJob(record)
         assert.deepEqual(await store.getJob('a'), record)
-        assert.deepEqual(await store.getJobs(), [record])
+        assert.deepEqual(await allJobs(store), [record])
       })
 
       test('records handed in or out are copies', async () => {
@@ -143,12 +155,15 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         assert.ok(got !== null)
         got.args.push('mutated')
         got.next_run_time = 0
-        const [listed] = await store.getJobs()
+        const [listed] = await allJobs(store)
         assert.ok(listed !== undefined)
         listed.kwargs.flag = false
+        // A claimed record may be the store's own (in-process stores skip a copy per fire): then it is
+        // frozen, so a caller that changes it fails instead of changing the store.
         const [acquired] = await store.acquireDueJobs({ owner: 'a', now: BASE, leaseMs: LEASE, limit: 1 })
         assert.ok(acquired !== undefined)
-        acquired.job.name = 'mutated'
+        try { acquired.job.name = 'mutated' } catch (err) { assert.ok(err instanceof TypeError) }
+        try { acquired.job.args.push('mutated') } catch (err) { assert.ok(err instanceof TypeError) }
         assert.deepEqual(await store.getJob('a'), job('a'))
       })
 
@@ -156,10 +171,10 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         await store.addJob(job('a'))
         await assert.rejects(store.addJob(job('a', { name: 'other' })), ConflictingIdError)
         assert.equal((await store.getJob('a'))?.name, 'job a')
-        assert.equal((await store.getJobs()).length, 1)
+        assert.equal((await allJobs(store)).length, 1)
       })
 
-      test('getJobs orders by next_run_time ascending, nulls last, then by id', async () => {
+      test('queryJobs lists by next_run_time ascending, then jobs without one, then paused ones, ties by id', async () => {
         await store.addJob(job('n2', { next_run_time: null }))
         await store.addJob(job('late', { next_run_time: BASE + 3000 }))
         await store.addJob(job('b', { next_run_time: BASE + 1000 }))
@@ -167,7 +182,7 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         await store.addJob(job('a', { next_run_time: BASE + 1000 }))
         await store.addJob(job('early', { next_run_time: BASE - 5000 }))
         await store.addJob(job('n1', { next_run_time: null }))
-        assert.deepEqual(ids(await store.getJobs()), ['early', 'a', 'b', 'late', 'n1', 'n2', 'paused'])
+        assert.deepEqual(ids(await allJobs(store)), ['early', 'a', 'b', 'late', 'n1', 'n2', 'paused'])
       })
 
       test('updateJob replaces the record whole and bumps the version', async () => {
@@ -208,10 +223,104 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         assert.equal(await store.removeJob('never'), false)
         // A running run outlives its job until it finishes, then goes too.
         assert.deepEqual(runIds(await store.getRuns('a')), [live.run_id])
-        assert.equal(await store.finishRun(live.run_id, 'node-a', { status: 'success', started_at: BASE + 5, finished_at: BASE + 9, error: null, duration_ms: 4, lag_ms: 3 }), true)
+        assert.equal(await finish(store, live.run_id, 'node-a', { status: 'success', started_at: BASE + 5, finished_at: BASE + 9, error: null, duration_ms: 4, lag_ms: 3 }), true)
         assert.deepEqual(await store.getRuns('a'), [])
         assert.deepEqual(await store.getRuns('b'), [keep])
-        assert.deepEqual(ids(await store.getJobs()), ['b'])
+        assert.deepEqual(ids(await allJobs(store)), ['b'])
+      })
+    })
+
+    describe('queries', () => {
+      /** 6 scheduled jobs over two tasks, one without a next run, two paused. */
+      async function seed (): Promise<void> {
+        for (let i = 0; i < 6; i++) {
+          await store.addJob(job(`s${i}`, { next_run_time: BASE + (5 - i) * 1000, func: i % 2 === 0 ? 'tasks:even' : 'tasks:odd', name: i < 3 ? `Report ${i}` : `cleanup ${i}` }))
+        }
+        await store.addJob(job('none', { next_run_time: null, func: 'tasks:even', name: 'Nothing left' }))
+        await store.addJob(job('p1', { next_run_time: null, paused: true, func: 'tasks:odd', name: 'report paused' }))
+        await store.addJob(job('p0', { next_run_time: null, paused: true, func: 'tasks:even', name: 'zzz' }))
+      }
+
+      test('queryJobs pages in list order with the total before paging', async () => {
+        await seed()
+        const all = await store.queryJobs({})
+        assert.deepEqual(ids(all.jobs), ['s5', 's4', 's3', 's2', 's1', 's0', 'none', 'p0', 'p1'])
+        assert.equal(all.total, 9)
+        const page = await store.queryJobs({ limit: 3, offset: 2 })
+        assert.deepEqual(ids(page.jobs), ['s3', 's2', 's1'])
+        assert.equal(page.total, 9)
+        assert.deepEqual(await store.queryJobs({ limit: 0 }), { jobs: [], total: 9 })
+        assert.deepEqual(await store.queryJobs({ offset: 50 }), { jobs: [], total: 9 })
+        assert.deepEqual(ids((await store.queryJobs({ offset: 7 })).jobs), ['p0', 'p1'])
+      })
+
+      test('queryJobs filters by state and task, and counts the matches', async () => {
+        await seed()
+        const scheduled = await store.queryJobs({ state: 'scheduled' })
+        assert.deepEqual(ids(scheduled.jobs), ['s5', 's4', 's3', 's2', 's1', 's0', 'none'])
+        assert.equal(scheduled.total, 7)
+        assert.deepEqual(await store.queryJobs({ state: 'paused', limit: 1 }).then((p) => ({ ids: ids(p.jobs), total: p.total })), { ids: ['p0'], total: 2 })
+        const even = await store.queryJobs({ func: 'tasks:even' })
+        assert.deepEqual(ids(even.jobs), ['s4', 's2', 's0', 'none', 'p0'])
+        assert.equal(even.total, 5)
+        const oddScheduled = await store.queryJobs({ func: 'tasks:odd', state: 'scheduled', limit: 2, offset: 1 })
+        assert.deepEqual(ids(oddScheduled.jobs), ['s3', 's1'])
+        assert.equal(oddScheduled.total, 3)
+        assert.deepEqual(await store.queryJobs({ func: 'tasks:unknown' }), { jobs: [], total: 0 })
+      })
+
+      test('queryJobs q matches a case-insensitive prefix of the id or the name', async () => {
+        await seed()
+        const reports = await store.queryJobs({ q: 'rEpOrT' })
+        assert.deepEqual(ids(reports.jobs), ['s2', 's1', 's0', 'p1'])
+        assert.equal(reports.total, 4)
+        assert.deepEqual(ids((await store.queryJobs({ q: 's' })).jobs), ['s5', 's4', 's3', 's2', 's1', 's0'])
+        assert.deepEqual(ids((await store.queryJobs({ q: 'P' })).jobs), ['p0', 'p1'])
+        // A substring that is not a prefix does not match.
+        assert.equal((await store.queryJobs({ q: 'eport' })).total, 0)
+        const filtered = await store.queryJobs({ q: 'report', state: 'scheduled', func: 'tasks:even', limit: 1 })
+        assert.deepEqual(ids(filtered.jobs), ['s2'])
+        assert.equal(filtered.total, 2)
+        assert.deepEqual(ids((await store.queryJobs({ q: 'report', offset: 3 })).jobs), ['p1'])
+      })
+
+      test('queries follow changes: pause, resume, fire, rename, remove', async () => {
+        await seed()
+        const s5 = await store.getJob('s5')
+        assert.ok(s5 !== null)
+        await store.updateJob({ ...s5, paused: true, next_run_time: null, next_fire_time: null, name: 'Renamed' })
+        assert.deepEqual(ids((await store.queryJobs({ state: 'paused' })).jobs), ['p0', 'p1', 's5'])
+        assert.equal((await store.queryJobs({ state: 'scheduled' })).total, 6)
+        assert.deepEqual(ids((await store.queryJobs({ q: 'renamed' })).jobs), ['s5'])
+        assert.equal((await store.queryJobs({ q: 'cleanup' })).total, 2)
+        // A fire moves the job in the list.
+        const [claim] = await store.acquireDueJobs({ owner: 'a', now: BASE + 1000, leaseMs: LEASE, limit: 1 })
+        assert.equal(claim?.job.id, 's4')
+        assert.equal(await release(store, 's4', 'a', outcome(claim.job.version, { next_run_time: BASE + 9000, next_fire_time: BASE + 9000 })), true)
+        assert.deepEqual(ids((await store.queryJobs({ state: 'scheduled' })).jobs), ['s3', 's2', 's1', 's0', 's4', 'none'])
+        await store.removeJob('s3')
+        await store.removeJob('p0')
+        assert.equal((await store.queryJobs({ func: 'tasks:odd' })).total, 3)
+        assert.equal((await store.queryJobs({ func: 'tasks:even' })).total, 4)
+        assert.equal((await store.queryJobs({})).total, 7)
+        assert.equal((await store.queryJobs({ q: 's3' })).total, 0)
+      })
+
+      test('overdueJobs lists unpaused jobs later than their grace (60 s when unlimited, 1 s at least), longest overdue first', async () => {
+        await store.addJob(job('grace0', { next_run_time: BASE - 1500, misfire_grace_time: 0 }))
+        await store.addJob(job('grace0-fresh', { next_run_time: BASE - 1000, misfire_grace_time: 0 }))
+        await store.addJob(job('grace5', { next_run_time: BASE - 6000, misfire_grace_time: 5 }))
+        await store.addJob(job('grace5-fresh', { next_run_time: BASE - 5000, misfire_grace_time: 5 }))
+        await store.addJob(job('unlimited', { next_run_time: BASE - 62_000, misfire_grace_time: null }))
+        await store.addJob(job('unlimited-fresh', { next_run_time: BASE - 59_000, misfire_grace_time: null }))
+        await store.addJob(job('paused', { next_run_time: null, paused: true }))
+        await store.addJob(job('future', { next_run_time: BASE + 1000 }))
+        assert.deepEqual(await store.overdueJobs(BASE, 10), ['unlimited', 'grace5', 'grace0'])
+        assert.deepEqual(await store.overdueJobs(BASE, 2), ['unlimited', 'grace5'])
+        // Fired: no longer overdue.
+        const claims = await store.acquireDueJobs({ owner: 'a', now: BASE, leaseMs: LEASE, limit: 100 })
+        assert.deepEqual(await store.releaseJobs('a', claims.map((c) => ({ id: c.job.id, ...outcome(c.job.version) }))), claims.map(() => true))
+        assert.deepEqual(await store.overdueJobs(BASE, 10), [])
       })
     })
 
@@ -390,11 +499,11 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         const last = running('once', 'one', BASE + LEASE)
         assert.equal(await release(store, 'once', 'one', outcome(1, { remove: true, next_run_time: null, next_fire_time: null, runs: [last] })), true)
         assert.equal(await store.getJob('once'), null)
-        assert.deepEqual(await store.getJobs(), [])
+        assert.deepEqual(await allJobs(store), [])
         assert.deepEqual(await store.acquireDueJobs({ owner: 'one', now: BASE + 1, leaseMs: LEASE, limit: 10 }), [])
         // The last run is still tracked while it runs (its lease renews, it can finish).
         assert.deepEqual(await store.renewRunLeases('one', [last.run_id], BASE + 2 * LEASE), [last.run_id])
-        assert.equal(await store.finishRun(last.run_id, 'one', { status: 'success', started_at: BASE + 5, finished_at: BASE + 10, error: null, duration_ms: 5, lag_ms: 5 }), true)
+        assert.equal(await finish(store, last.run_id, 'one', { status: 'success', started_at: BASE + 5, finished_at: BASE + 10, error: null, duration_ms: 5, lag_ms: 5 }), true)
         assert.deepEqual(await store.getRuns('once'), [])
       })
 
@@ -437,7 +546,7 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 10 })
         const last = running('a', 'one', BASE + LEASE)
         assert.equal(await release(store, 'a', 'one', outcome(1, { runs: [last], historyLimit: 3 })), true)
-        assert.equal(await store.finishRun(last.run_id, 'one', { status: 'success', started_at: BASE + 5, finished_at: BASE + 9, error: null, duration_ms: 4, lag_ms: 5 }), true)
+        assert.equal(await finish(store, last.run_id, 'one', { status: 'success', started_at: BASE + 5, finished_at: BASE + 9, error: null, duration_ms: 4, lag_ms: 5 }), true)
         const history = await store.getRuns('a')
         assert.deepEqual(history.map((r) => r.scheduled_at), [BASE, BASE - 1000, BASE - 2000])
         assert.equal(history[0]?.status, 'success')
@@ -491,16 +600,42 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         const r = running('a', 'one', BASE + LEASE, { started_at: BASE + 1 })
         await store.insertRuns([r], 100)
         const result = { status: 'error' as const, started_at: BASE + 1, finished_at: BASE + 31, error: { name: 'TypeError', message: 'bad', stack: 'TypeError: bad\n  at x' }, duration_ms: 30, lag_ms: 1 }
-        assert.equal(await store.finishRun(r.run_id, 'two', result), false)
-        assert.equal(await store.finishRun('unknown', 'one', result), false)
+        assert.equal(await finish(store, r.run_id, 'two', result), false)
+        assert.equal(await finish(store, 'unknown', 'one', result), false)
         assert.deepEqual(await store.getRuns('a'), [r])
-        assert.equal(await store.finishRun(r.run_id, 'one', result), true)
+        assert.equal(await finish(store, r.run_id, 'one', result), true)
         const [finished] = await store.getRuns('a')
         assert.deepEqual(finished, { ...r, ...result, lease_expires: finished?.lease_expires ?? null })
         // Finished: no second result, no renewal.
-        assert.equal(await store.finishRun(r.run_id, 'one', { ...result, status: 'success', error: null }), false)
+        assert.equal(await finish(store, r.run_id, 'one', { ...result, status: 'success', error: null }), false)
         assert.equal((await store.getRuns('a'))[0]?.status, 'error')
         assert.deepEqual(await store.renewRunLeases('one', [r.run_id], BASE + 2 * LEASE), [])
+      })
+
+      test('finishRuns writes a batch, each finish fenced on its own', async () => {
+        await store.addJob(job('a'))
+        const mine = [0, 1, 2].map((i) => running('a', 'one', BASE + LEASE, { scheduled_at: BASE + i }))
+        const theirs = running('a', 'two', BASE + LEASE, { scheduled_at: BASE + 3 })
+        const orphan = running('gone', 'one', BASE + LEASE)
+        await store.insertRuns([...mine, theirs, orphan], 100)
+        const result = (i: number): RunResult => ({ status: 'success', started_at: BASE + i, finished_at: BASE + i + 1, error: null, duration_ms: 1, lag_ms: i })
+        const written = await store.finishRuns('one', [
+          { runId: mine[0]!.run_id, result: result(0) },
+          { runId: theirs.run_id, result: result(3) },
+          { runId: mine[2]!.run_id, result: { ...result(2), status: 'error', error: { name: 'Error', message: 'x', stack: null } } },
+          { runId: 'unknown', result: result(9) },
+          { runId: orphan.run_id, result: result(0) }
+        ])
+        assert.deepEqual(written, [true, false, true, false, true])
+        const byId = new Map((await store.getRuns('a')).map((r) => [r.run_id, r]))
+        assert.equal(byId.get(mine[0]!.run_id)?.status, 'success')
+        assert.equal(byId.get(mine[0]!.run_id)?.lease_expires, null)
+        assert.equal(byId.get(mine[1]!.run_id)?.status, 'running')
+        assert.deepEqual(byId.get(mine[2]!.run_id)?.error, { name: 'Error', message: 'x', stack: null })
+        assert.equal(byId.get(theirs.run_id)?.status, 'running')
+        // History lives with its job: the finished run of a removed job is not kept.
+        assert.deepEqual(await store.getRuns('gone'), [])
+        assert.deepEqual(await store.finishRuns('one', []), [])
       })
 
       test('a finished run leaves the running count and the wake-up sources', async () => {
@@ -508,7 +643,7 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         const r = running('a', 'one', BASE + LEASE)
         await store.insertRuns([r], 100)
         assert.equal(await store.nextWakeTime(BASE), BASE + LEASE)
-        assert.equal(await store.finishRun(r.run_id, 'one', { status: 'success', started_at: BASE, finished_at: BASE + 1, error: null, duration_ms: 1, lag_ms: 0 }), true)
+        assert.equal(await finish(store, r.run_id, 'one', { status: 'success', started_at: BASE, finished_at: BASE + 1, error: null, duration_ms: 1, lag_ms: 0 }), true)
         assert.equal(await store.nextWakeTime(BASE), null)
         assert.deepEqual(await store.expireRuns(BASE + 2 * LEASE), [])
       })
@@ -540,7 +675,7 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         assert.deepEqual(await store.getRuns('gone'), [])
         assert.deepEqual(await store.expireRuns(BASE), [])
         // An abandoned run cannot be finished by its former holder.
-        assert.equal(await store.finishRun(lapsed.run_id, 'one', { status: 'success', started_at: BASE, finished_at: BASE, error: null, duration_ms: 0, lag_ms: 0 }), false)
+        assert.equal(await finish(store, lapsed.run_id, 'one', { status: 'success', started_at: BASE, finished_at: BASE, error: null, duration_ms: 0, lag_ms: 0 }), false)
         assert.equal(await store.renewRunLeases('two', [atNow.run_id], BASE + LEASE).then((h) => h.length), 0)
       })
     })

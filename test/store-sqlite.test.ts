@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { SqliteStore, SQLITE_SCHEMA_VERSION } from '../stores/sqlite.js'
+import { SQL, SqliteStore, SQLITE_SCHEMA_VERSION } from '../stores/sqlite.js'
 import type { JobRecord } from '../src/types.js'
 import { storeContract } from './store-contract.js'
 
@@ -74,7 +74,7 @@ describe('SqliteStore specifics', () => {
       assert.ok(SQLITE_SCHEMA_VERSION >= 1)
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()
-      assert.deepEqual(tables, ['jobs', 'meta', 'runs'])
+      assert.deepEqual(tables, ['job_counts', 'jobs', 'meta', 'runs'])
     } finally {
       db.close()
     }
@@ -92,6 +92,86 @@ describe('SqliteStore specifics', () => {
       assert.doesNotMatch(plan.map((row) => row.detail).join('\n'), /TEMP B-TREE/)
     } finally {
       db.close()
+    }
+  })
+
+  test('every statement is served by an index: no table scan, no sort of a table', async () => {
+    const store = new SqliteStore({ path })
+    await store.open()
+    for (let i = 0; i < 50; i++) await store.addJob({ ...record(`j${i}`), func: `tasks:f${i % 3}` })
+    await store.close()
+    const db = new Database(path, { readonly: true })
+    try {
+      db.exec('ANALYZE') // the planner with statistics, as a long-lived file would have them
+    } catch {
+      // read-only: plans without statistics, which is the stricter case
+    }
+    try {
+      const failures: string[] = []
+      // The index each repeated query must use (a SEARCH on another index can still walk every job).
+      const expected: Record<string, string> = {
+        selectDue: 'jobs_due', anyDue: 'jobs_due', wakeUnclaimed: 'jobs_due', wakeClaimed: 'jobs_claims',
+        wakeRuns: 'runs_leases', anyExpired: 'runs_leases', selectExpired: 'runs_leases', countRunning: 'runs_running',
+        pageAll: 'jobs_list', pageFunc: 'jobs_func_list', overdue: 'jobs_overdue', searchIds: 'jobs_id_key',
+        searchNames: 'jobs_name_key', getRuns: 'runs_history', trimRuns: 'runs_history'
+      }
+      for (const [name, sql] of Object.entries(SQL)) {
+        const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], 0]))
+        const positional = (sql.match(/\?/g) ?? []).map(() => 0)
+        const stmt = db.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        const rows = (Object.keys(named).length > 0 ? stmt.all(named) : stmt.all(...positional)) as Array<{ detail: string }>
+        for (const { detail } of rows) {
+          // job_counts has one row per task name and list group: reading it whole is the point.
+          const fullScan = /^SCAN (jobs|runs)\b/.test(detail) && !/USING (COVERING )?INDEX/.test(detail)
+          if (fullScan || /TEMP B-TREE/.test(detail)) failures.push(`${name}: ${detail}`)
+        }
+        const index = expected[name]
+        if (index !== undefined && !rows.some(({ detail }) => detail.includes(`INDEX ${index} `))) {
+          failures.push(`${name} does not use ${index}: ${rows.map((r) => r.detail).join(' | ')}`)
+        }
+      }
+      assert.deepEqual(failures, [])
+    } finally {
+      db.close()
+    }
+  })
+
+  test('a file of schema version 1 is migrated in place, its jobs and runs queryable', async () => {
+    const db = new Database(path)
+    db.exec(`
+      CREATE TABLE jobs (id TEXT PRIMARY KEY, next_run_time INTEGER, paused INTEGER NOT NULL, lease_owner TEXT,
+        lease_expires INTEGER, version INTEGER NOT NULL, data TEXT NOT NULL);
+      CREATE INDEX jobs_due ON jobs (paused, next_run_time, id);
+      CREATE INDEX jobs_claims ON jobs (lease_expires) WHERE lease_expires IS NOT NULL;
+      CREATE TABLE runs (run_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, scheduled_at INTEGER NOT NULL, started_at INTEGER,
+        status TEXT NOT NULL, node_id TEXT NOT NULL, lease_expires INTEGER, data TEXT NOT NULL);
+      CREATE INDEX runs_leases ON runs (status, lease_expires);
+      CREATE INDEX runs_history ON runs (job_id, scheduled_at, started_at, run_id);
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      PRAGMA user_version = 1;
+    `)
+    const old = { ...record('Old-Job'), name: 'Nightly Report', misfire_grace_time: 5 }
+    const paused = { ...record('held'), paused: true, next_run_time: null, next_fire_time: null }
+    const insert = db.prepare('INSERT INTO jobs (id, next_run_time, paused, version, data) VALUES (?, ?, ?, ?, ?)')
+    for (const job of [old, paused]) insert.run(job.id, job.next_run_time, job.paused ? 1 : 0, job.version, JSON.stringify(job))
+    const oldRun = {
+      run_id: 'r1', job_id: 'Old-Job', scheduled_at: BASE, started_at: BASE + 1, finished_at: BASE + 2, status: 'error',
+      error: { name: 'Error', message: 'boom', stack: null }, node_id: 'n', trigger: 'manual', duration_ms: 1, lag_ms: 1, lease_expires: null
+    }
+    db.prepare('INSERT INTO runs (run_id, job_id, scheduled_at, started_at, status, node_id, lease_expires, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run('r1', 'Old-Job', BASE, BASE + 1, 'error', 'n', null, JSON.stringify(oldRun))
+    db.close()
+    const store = new SqliteStore({ path })
+    await store.open()
+    try {
+      assert.deepEqual(await store.getJob('Old-Job'), old)
+      assert.deepEqual((await store.queryJobs({ q: 'nightly' })).jobs, [old])
+      assert.equal((await store.queryJobs({ state: 'paused' })).total, 1)
+      assert.equal((await store.queryJobs({ func: 'tasks:tick' })).total, 2)
+      assert.deepEqual(await store.overdueJobs(BASE + 10_000, 10), ['Old-Job'])
+      assert.deepEqual(await store.getRuns('Old-Job'), [oldRun])
+    } finally {
+      await store.close()
     }
   })
 
@@ -123,7 +203,7 @@ describe('SqliteStore specifics', () => {
 
   test('methods fail clearly before open and after close', async () => {
     const store = new SqliteStore({ path })
-    await assert.rejects(store.getJobs(), /not open/)
+    await assert.rejects(store.queryJobs({}), /not open/)
     await store.open()
     await store.close()
     await assert.rejects(store.addJob(record('a')), /not open/)
@@ -137,7 +217,7 @@ describe('SqliteStore specifics', () => {
     const store = new SqliteStore({ path })
     await Promise.all([store.open(), store.open(), store.open()])
     await store.addJob(record('a'))
-    assert.equal((await store.getJobs()).length, 1)
+    assert.equal((await store.queryJobs({})).total, 1)
     await store.close()
   })
 

@@ -6,6 +6,16 @@ import type { AcquiredJob, JobStore } from '../store.js'
 import type { RunRecord } from '../types.js'
 import { decideFire, dueAtOf, type FireDecision } from './fire-decision.js'
 import type { Runner } from './runner.js'
+import { storeNow, toLocalTime } from './store-clock.js'
+
+/**
+ * Jobs claimed in one store call. Not the executor's free slots: a claim is a round trip (a write
+ * transaction on SQLite), so it takes a batch, and the runs wait in the executor's queue. Batches
+ * of this size still leave the store to other processes between them, so fires spread over them.
+ */
+const CLAIM_BATCH = 250
+/** Runs an executor may have waiting beyond its running ones before the cycle stops claiming. */
+const MAX_BACKLOG = 2000
 
 export interface ClaimCycleConfig {
   stores: Readonly<Record<string, JobStore>>
@@ -84,14 +94,16 @@ export class ClaimCycle {
     this.#cycleAgain = false
     this.#starved = false
     if (!this.#active) return
-    const now = this.#c.clock.now() // read once per wakeup: every decision below uses this instant
     this.paused = (await this.defaultStore().getSchedulerState()).paused
     let wakeAt: number | null = null
     for (const [alias, store] of Object.entries(this.#c.stores)) {
       // One failing store (or claim) must not hold back the others: it is retried in a second.
       let next: number | null
       try {
-        next = await this.#cycleStore(store, alias, now)
+        // Read once per store and wakeup: every decision below uses this instant, in the store's time.
+        const now = storeNow(store, this.#c.clock)
+        const wake = await this.#cycleStore(store, alias, now)
+        next = wake === null ? null : toLocalTime(wake, store, this.#c.clock)
       } catch (err) {
         this.#c.log.error({ err, jobstore: alias }, 'job store failed in a scheduler cycle; retrying in a second')
         next = this.#c.clock.now() + 1000
@@ -106,10 +118,12 @@ export class ClaimCycle {
     for (const run of await store.expireRuns(now)) this.#recordAbandoned(run)
     if (!this.paused) {
       for (;;) {
-        const limit = Math.min(this.#freeSlots(), 100)
+        const limit = Math.min(this.#claimRoom(), CLAIM_BATCH)
         if (limit === 0) { this.#starved = true; break }
         const acquired = await store.acquireDueJobs({ owner: this.#c.nodeId, now, leaseMs: this.#c.leaseMs, limit })
-        await this.#fire(store, jobstore, acquired, now)
+        // A claim that waited (another process held the SQLite lock) is decided at the time it
+        // returned: fires that came due meanwhile run in this instance rather than meet it at max_instances.
+        await this.#fire(store, jobstore, acquired, Math.max(now, storeNow(store, this.#c.clock)))
         if (acquired.length < limit || !this.#active) break
       }
     }
@@ -150,10 +164,13 @@ export class ClaimCycle {
     this.#timerTarget = null
   }
 
-  #freeSlots (): number {
-    let free = 0
-    for (const executor of this.#c.executors.values()) free += executor.free
-    return free
+  /** Runs the executors can take now or soon (a bounded queue). */
+  #claimRoom (): number {
+    let room = 0
+    for (const executor of this.#c.executors.values()) {
+      room += Math.max(0, executor.maxConcurrency + MAX_BACKLOG - executor.running - executor.queued)
+    }
+    return room
   }
 
   /**

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { formatDate } from '../time.js'
+import { capError } from './task-error.js'
 import type { JobRecord, RunRecord } from '../types.js'
 
 /** A run as the API returns it (dates as ISO strings in the job's timezone). */
@@ -55,7 +56,7 @@ export function runToInfo (run: RunRecord, timezone: string): RunInfo {
     started_at: fmt(run.started_at),
     finished_at: fmt(run.finished_at),
     status: run.status,
-    error: run.error,
+    error: capError(run.error),
     node_id: run.node_id,
     trigger: run.trigger,
     duration_ms: run.duration_ms,

@@ -1,16 +1,31 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Clock } from '../clock.js'
 import type { Executor } from '../executor.js'
-import { jobToInfo } from '../job.js'
 import type { Metrics } from '../metrics.js'
-import type { JobStore, RunResult } from '../store.js'
-import type { TaskContext, TaskRegistry } from '../tasks.js'
+import type { JobStore, RunFinish, RunResult } from '../store.js'
+import type { TaskRegistry } from '../tasks.js'
+import { describeThrown } from './task-error.js'
 import type { JobRecord, RunRecord } from '../types.js'
+import { storeNow } from './store-clock.js'
+import { LazyTaskContext } from './task-context.js'
+
+/** Finished runs written in one store call at most (group commit). */
+const MAX_FINISH_BATCH = 500
 
 export interface RunOutcome { error: RunRecord['error'] }
 
+/** A run the executor is done with; `recorded` settles once its result is written. */
+interface Executed extends RunOutcome { recorded?: Promise<RunRecord['error']> }
+
+/** What became of a finished run's write: written, refused (the lease was lost), or the store failed. */
+type Recorded = boolean | { failed: unknown }
+
 /** A run handed to the runner, with the instant it was due (jitter included). */
 export interface RunSubmission { run: RunRecord, dueAt: number }
+
+interface PendingFinish extends RunFinish {
+  written: (recorded: Recorded) => void
+}
 
 interface InFlight {
   run: RunRecord
@@ -41,6 +56,9 @@ export interface RunnerConfig {
 export class Runner {
   readonly #c: RunnerConfig
   readonly #inflight = new Map<string, InFlight>()
+  /** Finished runs waiting for their group commit, per store. */
+  readonly #finishing = new Map<JobStore, PendingFinish[]>()
+  #flushScheduled = false
   #renewTimer: unknown = null
 
   constructor (config: RunnerConfig) {
@@ -72,31 +90,38 @@ export class Runner {
     this.#ensureRenewal()
     executor.submit(async () => {
       for (const { run, dueAt, controller, resolveDone } of queued) {
-        let outcome: RunOutcome = { error: null }
+        let outcome: Executed = { error: null }
         try {
           outcome = await this.#execute(store, jobstore, job, run, dueAt, controller)
         } catch (err) {
-          this.#c.log.error({ err, jobId: job.id }, 'failed to record a job run')
-        } finally {
-          this.#inflight.delete(run.run_id)
-          resolveDone(outcome)
+          // The store could not record the run: a waiting caller hears it rather than a success.
+          this.#c.log.error({ err, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
+          outcome = { error: describeThrown(err) }
         }
+        const finished = (error: RunRecord['error']): void => {
+          this.#inflight.delete(run.run_id)
+          resolveDone({ error })
+        }
+        if (outcome.recorded === undefined) finished(outcome.error)
+        else void outcome.recorded.then(finished)
       }
     })
     return queued.map((q) => q.done)
   }
 
-  async #execute (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, dueAt: number, controller: AbortController): Promise<RunOutcome> {
-    const { clock, nodeId, metrics, emit } = this.#c
+  async #execute (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, dueAt: number, controller: AbortController): Promise<Executed> {
+    const { metrics, emit } = this.#c
     if (controller.signal.aborted) {
       // Abandoned (shutdown, or its lease was lost) while it waited for a slot: it never starts.
       return { error: { name: 'AbortError', message: 'the run was abandoned before it started', stack: null } }
     }
-    const startedAt = clock.now()
+    const startedAt = storeNow(store, this.#c.clock)
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
     if (run.trigger === 'scheduled' && startedAt - dueAt > graceMs) {
       // It waited in a busy executor past its grace. Fenced like any result: a lost lease records nothing.
-      if (await store.finishRun(run.run_id, nodeId, { status: 'missed', started_at: null, finished_at: startedAt, error: null, duration_ms: null, lag_ms: null })) {
+      const recorded = await this.#record(store, run.run_id, { status: 'missed', started_at: null, finished_at: startedAt, error: null, duration_ms: null, lag_ms: null })
+      if (typeof recorded === 'object') throw recorded.failed
+      if (recorded) {
         metrics.recordRun('missed')
         emit('job_missed', { job_id: job.id, jobstore, scheduled_run_time: new Date(run.scheduled_at) })
       }
@@ -104,28 +129,17 @@ export class Runner {
     }
     const lag = startedAt - run.scheduled_at
     if (run.trigger === 'scheduled') metrics.recordLag(lag)
-    const log = this.#c.log.child({ jobId: job.id, runId: run.run_id })
     const fn = this.#c.tasks.get(job.func)
+    const ctx = new LazyTaskContext(job, jobstore, run, this.#c.fastify, this.#c.log, controller.signal)
     let error: RunRecord['error'] = null
     let retval: unknown
     try {
       if (fn === undefined) throw new Error(`Task '${job.func}' is not registered in this process`)
-      const ctx: TaskContext = {
-        args: structuredClone(job.args),
-        kwargs: structuredClone(job.kwargs),
-        job: jobToInfo(job, jobstore),
-        runId: run.run_id,
-        scheduledAt: new Date(run.scheduled_at),
-        fastify: this.#c.fastify,
-        log,
-        signal: controller.signal
-      }
       retval = await fn(ctx)
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err))
-      error = { name: e.name, message: e.message, stack: e.stack ?? null }
+      error = describeThrown(err)
     }
-    const finishedAt = clock.now()
+    const finishedAt = storeNow(store, this.#c.clock)
     const result: RunResult = {
       status: error === null ? 'success' : 'error',
       started_at: startedAt,
@@ -134,18 +148,71 @@ export class Runner {
       duration_ms: finishedAt - startedAt,
       lag_ms: lag
     }
-    if (!await store.finishRun(run.run_id, nodeId, result)) {
-      log.warn('run finished after its lease was lost; its result is not recorded')
-      return { error }
+    // The executor slot is free once the task returned; the result is written with others.
+    return { error, recorded: this.#record(store, run.run_id, result).then((recorded) => {
+      if (typeof recorded === 'object') {
+        // The store could not record the run: a waiting caller hears it rather than a success.
+        this.#c.log.error({ err: recorded.failed, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
+        return describeThrown(recorded.failed)
+      }
+      if (!recorded) {
+        ctx.log.warn('run finished after its lease was lost; its result is not recorded')
+        return error
+      }
+      metrics.recordRun(result.status as 'success' | 'error')
+      if (error === null) {
+        emit('job_executed', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), retval, duration_ms: result.duration_ms })
+      } else {
+        ctx.log.error({ err: error }, 'job raised an error')
+        emit('job_error', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), error })
+      }
+      return error
+    }) }
+  }
+
+  /**
+   * Queues a run's result for the next group commit (one store call for every run that finished
+   * in the same turn of the event loop, or MAX_FINISH_BATCH of them). Resolves with whether the
+   * store wrote it (false: the lease was lost), or how the store failed; never rejects.
+   */
+  async #record (store: JobStore, runId: string, result: RunResult): Promise<Recorded> {
+    return await new Promise<Recorded>((resolve) => {
+      let pending = this.#finishing.get(store)
+      if (pending === undefined) {
+        pending = []
+        this.#finishing.set(store, pending)
+      }
+      pending.push({ runId, result, written: resolve })
+      if (pending.length >= MAX_FINISH_BATCH) {
+        this.#finishing.delete(store)
+        void this.#flush(store, pending)
+      } else if (!this.#flushScheduled) {
+        this.#flushScheduled = true
+        setImmediate(() => {
+          this.#flushScheduled = false
+          const all = [...this.#finishing]
+          this.#finishing.clear()
+          for (const [s, batch] of all) void this.#flush(s, batch)
+        })
+      }
+    })
+  }
+
+  async #flush (store: JobStore, batch: PendingFinish[]): Promise<void> {
+    const { nodeId, log } = this.#c
+    try {
+      const written = await store.finishRuns(nodeId, batch.map(({ runId, result }) => ({ runId, result })))
+      batch.forEach((f, i) => f.written(written[i] === true))
+    } catch {
+      // One bad write must not lose the batch: each on its own.
+      for (const f of batch) {
+        try {
+          f.written((await store.finishRuns(nodeId, [{ runId: f.runId, result: f.result }]))[0] === true)
+        } catch (err) {
+          f.written({ failed: err })
+        }
+      }
     }
-    metrics.recordRun(result.status as 'success' | 'error')
-    if (error === null) {
-      emit('job_executed', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), retval, duration_ms: result.duration_ms })
-    } else {
-      log.error({ err: error }, 'job raised an error')
-      emit('job_error', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), error })
-    }
-    return { error }
   }
 
   /** Renews this process's run leases every leaseMs/3 while anything runs. */
@@ -170,10 +237,9 @@ export class Runner {
       ids.push(flight.run.run_id)
       byStore.set(flight.store, ids)
     }
-    const expires = clock.now() + leaseMs
     for (const [store, ids] of byStore) {
       try {
-        const held = new Set(await store.renewRunLeases(nodeId, ids, expires))
+        const held = new Set(await store.renewRunLeases(nodeId, ids, storeNow(store, clock) + leaseMs))
         for (const id of ids) {
           const flight = this.#inflight.get(id)
           if (!held.has(id) && flight !== undefined && !flight.controller.signal.aborted) {
@@ -199,16 +265,24 @@ export class Runner {
       await Promise.race([Promise.all(pending.map((f) => f.done)), timeout])
       clearTimeout(timer)
     }
-    const left = [...this.#inflight.values()]
-    for (const flight of left) {
+    const byStore = new Map<JobStore, InFlight[]>()
+    for (const flight of this.#inflight.values()) {
       flight.controller.abort(new Error('scheduler shutdown'))
-      // Release the lease now rather than let another process wait for it to lapse.
-      const now = clock.now()
-      const recorded = await flight.store.finishRun(flight.run.run_id, nodeId, {
-        status: 'abandoned', started_at: flight.run.started_at, finished_at: now, error: { name: 'AbortError', message: 'scheduler shut down before the run finished', stack: null }, duration_ms: null, lag_ms: null
-      }).catch((err: unknown) => { log.error({ err }, 'could not release a run lease'); return false })
-      if (recorded) metrics.recordRun('abandoned')
-      this.#inflight.delete(flight.run.run_id)
+      byStore.set(flight.store, [...byStore.get(flight.store) ?? [], flight])
+    }
+    // Release the leases now rather than let another process wait for them to lapse.
+    for (const [store, flights] of byStore) {
+      const now = storeNow(store, clock)
+      const finishes = flights.map(({ run }) => ({
+        runId: run.run_id,
+        result: {
+          status: 'abandoned' as const, started_at: run.started_at, finished_at: now, error: { name: 'AbortError', message: 'scheduler shut down before the run finished', stack: null }, duration_ms: null, lag_ms: null
+        }
+      }))
+      const recorded = await store.finishRuns(nodeId, finishes)
+        .catch((err: unknown) => { log.error({ err }, 'could not release run leases'); return [] as boolean[] })
+      for (const ok of recorded) if (ok) metrics.recordRun('abandoned')
+      for (const { run } of flights) this.#inflight.delete(run.run_id)
     }
     this.#clearRenewTimer()
   }

@@ -1,0 +1,41 @@
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { jobToInfo, type JobInfo } from '../job.js'
+import type { TaskContext } from '../tasks.js'
+import type { JobRecord, RunRecord } from '../types.js'
+
+/**
+ * The context a task receives. What costs something per fire (copies of the arguments, the job
+ * formatted for the API, a child logger) is built on first read, so a task that reads none of it
+ * pays for none of it. Each is built once and then kept.
+ */
+export class LazyTaskContext implements TaskContext {
+  readonly runId: string
+  readonly fastify: FastifyInstance
+  readonly signal: AbortSignal
+  readonly #job: JobRecord
+  readonly #jobstore: string
+  readonly #scheduledAt: number
+  readonly #parentLog: FastifyBaseLogger
+  #args: unknown[] | undefined
+  #kwargs: Record<string, unknown> | undefined
+  #info: JobInfo | undefined
+  #log: FastifyBaseLogger | undefined
+  #date: Date | undefined
+
+  constructor (job: JobRecord, jobstore: string, run: RunRecord, fastify: FastifyInstance, log: FastifyBaseLogger, signal: AbortSignal) {
+    this.#job = job
+    this.#jobstore = jobstore
+    this.runId = run.run_id
+    this.#scheduledAt = run.scheduled_at
+    this.fastify = fastify
+    this.#parentLog = log
+    this.signal = signal
+  }
+
+  /** A copy: the task may change it without touching the stored job. */
+  get args (): unknown[] { return (this.#args ??= structuredClone(this.#job.args)) }
+  get kwargs (): Record<string, unknown> { return (this.#kwargs ??= structuredClone(this.#job.kwargs)) }
+  get job (): JobInfo { return (this.#info ??= structuredClone(jobToInfo(this.#job, this.#jobstore))) }
+  get scheduledAt (): Date { return (this.#date ??= new Date(this.#scheduledAt)) }
+  get log (): FastifyBaseLogger { return (this.#log ??= this.#parentLog.child({ jobId: this.#job.id, runId: this.runId })) }
+}
