@@ -45,7 +45,14 @@ async function open ({ store, password, context = {} }: { store?: MemoryStore | 
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light', ...context })
   const page = await ctx.newPage()
   const errors: string[] = []
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`${m.text()} @ ${m.location().url}`) })
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return
+    const where = m.location().url
+    // GET P/health answers 503 by design while a job is overdue (a heavily loaded machine can make the
+    // one-second jobs so); the dashboard shows that as "n overdue", and Chromium logs the status.
+    if (/status of 503/.test(m.text()) && new URL(where).pathname === '/scheduler/health') return
+    errors.push(`${m.text()} @ ${where}`)
+  })
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`))
   return { app, url, page, errors, close: async () => { await ctx.close(); await app.close() } }
 }
@@ -249,6 +256,23 @@ test('10,000 jobs: the first page of the list shows quickly (measured, not asser
     await page.getByRole('button', { name: 'Previous' }).click()
     await page.locator('#jobs-count', { hasText: '1–50 of 10,004 jobs' }).waitFor()
     await shot(page, 'jobs-list-10000.png')
+
+    // Search (id or name prefix, by the server) and filters.
+    const search = Date.now()
+    await page.getByLabel('Search').fill('job-0999')
+    await page.locator('#jobs-count', { hasText: '1–10 of 10 jobs' }).waitFor()
+    t.diagnostic(`search shown in ${Date.now() - search} ms`)
+    const found = await page.locator('tbody tr[data-job-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-job-id') ?? ''))
+    assert.deepEqual(found.sort(), Array.from({ length: 10 }, (_, i) => `job-0999${i}`))
+    await page.getByLabel('Search').fill('nightly export 12')
+    await page.locator('#jobs-count', { hasText: /of (\d+) jobs/ }).waitFor()
+    await page.locator('tbody tr[data-job-id="job-00120"]').waitFor()
+    await page.getByLabel('Search').fill('')
+    await page.getByLabel('Task').selectOption('report')
+    await page.locator('#jobs-count', { hasText: '1–50 of 1,001 jobs' }).waitFor()
+    await page.getByLabel('State').selectOption('paused')
+    await page.locator('#jobs-count', { hasText: '0–0 of 0 jobs' }).waitFor()
+    assert.match(await page.locator('table.jobs tbody').innerText(), /No jobs match/)
     assert.deepEqual(errors, [], 'no console errors')
   } finally {
     await close()

@@ -38,7 +38,7 @@ export function JobList ({ query, setQuery }) {
   const [search, setSearch] = useState(query.q)
   // Search as you type, once typing pauses.
   useEffect(() => {
-    const t = setTimeout(() => { if (search !== query.q) setQuery({ ...query, q: search, offset: 0 }) }, 250)
+    const t = setTimeout(() => setQuery((cur) => (cur.q === search ? cur : { ...cur, q: search, offset: 0 })), 250)
     return () => clearTimeout(t)
   }, [search])
   const tasks = usePoll(() => get('/tasks'), [], 30_000)
@@ -53,7 +53,7 @@ export function JobList ({ query, setQuery }) {
     return { jobs, total: res.total ?? jobs.length, latest: new Map(latest.map((l) => [l.job_id, l])), key: params.toString() }
   }, [query.q, query.state, query.func, query.offset, query.limit])
 
-  const set = (change) => setQuery({ ...query, offset: 0, ...change })
+  const set = (change) => setQuery((cur) => ({ ...cur, offset: 0, ...change }))
   const data = page.data
   const total = data?.total ?? 0
   const first = total === 0 ? 0 : query.offset + 1
@@ -100,8 +100,8 @@ export function JobList ({ query, setQuery }) {
         </table></div>
         <nav class="pager" aria-label="Pages">
           <p id="jobs-count">${first.toLocaleString('en')}–${last.toLocaleString('en')} of ${total.toLocaleString('en')} jobs</p>
-          <button type="button" disabled=${query.offset === 0} onClick=${() => setQuery({ ...query, offset: Math.max(0, query.offset - query.limit) })}>Previous</button>
-          <button type="button" disabled=${last >= total} onClick=${() => setQuery({ ...query, offset: query.offset + query.limit })}>Next</button>
+          <button type="button" disabled=${query.offset === 0} onClick=${() => setQuery((cur) => ({ ...cur, offset: Math.max(0, cur.offset - cur.limit) }))}>Previous</button>
+          <button type="button" disabled=${last >= total} onClick=${() => setQuery((cur) => ({ ...cur, offset: cur.offset + cur.limit }))}>Next</button>
         </nav>`}
   </section>`
 }
