@@ -48,10 +48,15 @@ export function JobList ({ query, setQuery }) {
     if (query.state !== '') params.set('state', query.state)
     if (query.func !== '') params.set('func', query.func)
     const res = await call('GET', `/jobs?${params}`)
-    const jobs = res.data
-    const latest = jobs.length === 0 ? [] : await post('/runs/latest', { job_ids: jobs.map((j) => j.id) })
-    return { jobs, total: res.total ?? jobs.length, latest: new Map(latest.map((l) => [l.job_id, l])), key: params.toString() }
+    return { jobs: res.data, total: res.total ?? res.data.length }
   }, [query.q, query.state, query.func, query.offset, query.limit])
+  // The rows show first; their latest runs follow in a second request.
+  const ids = (page.data?.jobs ?? []).map((j) => j.id)
+  const idsKey = JSON.stringify(ids)
+  const runs = usePoll(async () => {
+    const latest = ids.length === 0 ? [] : await post('/runs/latest', { job_ids: ids })
+    return new Map(latest.map((l) => [l.job_id, l]))
+  }, [idsKey])
 
   const set = (change) => setQuery((cur) => ({ ...cur, offset: 0, ...change }))
   const data = page.data
@@ -86,14 +91,14 @@ export function JobList ({ query, setQuery }) {
           <tbody>
             ${data.jobs.length === 0 ? html`<tr><td colspan="6" class="muted">No jobs match.</td></tr>` : null}
             ${data.jobs.map((job) => {
-              const latest = data.latest.get(job.id)
+              const latest = runs.data?.get(job.id)
               return html`<tr key=${job.id} data-job-id=${job.id}>
                 <td><a href=${`#${jobPath(job.id)}`}>${job.name}</a>${job.name === job.id ? null : html`<span class="abs"><code>${job.id}</code></span>`}</td>
                 <td><code>${job.func}</code></td>
                 <td>${triggerWords(job)}</td>
                 <td><${StateBadge} job=${job} running=${latest?.running ?? 0} /></td>
                 <td><${NextRun} job=${job} now=${now} /></td>
-                <td><${LastRun} run=${latest?.last_run} job=${job} now=${now} /></td>
+                <td>${runs.data === undefined ? html`<span class="muted">…</span>` : html`<${LastRun} run=${latest?.last_run} job=${job} now=${now} />`}</td>
               </tr>`
             })}
           </tbody>
