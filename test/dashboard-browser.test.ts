@@ -2,7 +2,7 @@
 // against the demo application started in-process on a free port.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core'
@@ -56,6 +56,15 @@ async function open ({ store, password, context = {} }: { store?: MemoryStore | 
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`))
   return { app, url, page, errors, close: async () => { await ctx.close(); await app.close() } }
 }
+
+const PAGE_CHECKS = readFileSync(new URL('fixtures/page-checks.js', import.meta.url), 'utf8')
+
+/** Runs one of the checks of fixtures/page-checks.js inside the page. */
+async function check<T> (page: Page, name: 'lowContrast' | 'unlabelled' | 'activeId'): Promise<T> {
+  return await page.evaluate(`(${PAGE_CHECKS}).${name}()`) as T
+}
+const lowContrast = async (page: Page): Promise<string[]> => await check<string[]>(page, 'lowContrast')
+const unlabelled = async (page: Page): Promise<string[]> => await check<string[]>(page, 'unlabelled')
 
 async function shot (page: Page, name: string): Promise<void> {
   await page.screenshot({ path: new URL(name, SHOTS).pathname, fullPage: true })
@@ -118,6 +127,8 @@ test('from the demo root page: add an interval job through the form, see it fire
     await row.waitFor()
     assert.match(await row.innerText(), /paused\s+maintenance window/)
     await shot(page, 'jobs-list.png')
+    assert.deepEqual(await lowContrast(page), [], 'list: readable contrast (light)')
+    assert.deepEqual(await unlabelled(page), [], 'list: every control has a name')
 
     step('list')
     // Edit: every 5 seconds, a new name.
@@ -135,6 +146,7 @@ test('from the demo root page: add an interval job through the form, see it fire
     assert.equal(edited?.seconds, 5)
     assert.equal(edited?.name, 'Greeter every 5 s')
     await shot(page, 'job-page.png')
+    assert.deepEqual(await lowContrast(page), [], 'job page: readable contrast (light)')
 
     step('edited')
     // Delete, after a confirmation.
@@ -163,10 +175,33 @@ test('the form shows the server error next to the field it names, and scheduler-
     assert.match(await field.locator('.field-error').innerText(), /'25' is out of range 0-23/)
     assert.equal(await page.locator('#f-hour').getAttribute('aria-invalid'), 'true')
     await shot(page, 'job-form-error-dark.png')
+    assert.deepEqual(await lowContrast(page), [], 'form: readable contrast (dark)')
+    assert.deepEqual(await unlabelled(page), [], 'form: every control has a name')
     // The refused previews are the only failed requests, and they are on purpose.
     const provoked = errors.filter((e) => /status of 400/.test(e) && /\/scheduler\/preview\?/.test(e))
     assert.ok(provoked.length >= 1)
     errors.splice(0, errors.length, ...errors.filter((e) => !provoked.includes(e)))
+
+    // Keyboard only: open a job, pause it through the dialog, and leave the delete dialog with Escape.
+    await page.getByRole('link', { name: 'Scheduler' }).focus()
+    await page.keyboard.press('Enter')
+    await page.locator('tr[data-job-id="report"] a').focus()
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { name: 'report' }).waitFor()
+    assert.equal(await check<string | null>(page, 'activeId'), 'job-title', 'focus lands on the new view\'s heading')
+    assert.deepEqual(await lowContrast(page), [], 'job page: readable contrast (dark)')
+    await page.getByRole('button', { name: 'Pause…' }).focus()
+    await page.keyboard.press('Enter')
+    assert.equal(await check<string | null>(page, 'activeId'), 'pause-reason', 'the dialog takes the focus')
+    await page.keyboard.type('keyboard only')
+    await page.keyboard.press('Enter')
+    await page.locator('.state', { hasText: 'keyboard only' }).waitFor()
+    await page.getByRole('button', { name: 'Delete…' }).focus()
+    await page.keyboard.press('Enter')
+    await page.getByRole('button', { name: 'Delete job' }).waitFor()
+    await page.keyboard.press('Escape')
+    await page.getByRole('button', { name: 'Delete job' }).waitFor({ state: 'hidden' })
+    assert.equal(await page.getByRole('heading', { name: 'report' }).count(), 1, 'Escape cancelled the deletion')
 
     await page.getByRole('link', { name: 'Scheduler' }).click()
     await page.getByRole('button', { name: 'Pause scheduler' }).click()

@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { call, get, jobPath, post } from './api.js'
 import { absolute, relative, triggerWords } from './format.js'
-import { html, useNow, usePoll } from './lib.js'
+import { html, Title, useNow, usePoll } from './lib.js'
 
 export function StateBadge ({ job, running }) {
   if (running > 0) return html`<span class="badge running">running now</span>`
@@ -65,7 +65,7 @@ export function JobList ({ query, setQuery }) {
   const last = Math.min(query.offset + query.limit, total)
 
   return html`<section aria-labelledby="jobs-title">
-    <h1 id="jobs-title" tabindex="-1">Jobs</h1>
+    <${Title} id="jobs-title">Jobs<//>
     <form class="toolbar" role="search" onSubmit=${(e) => { e.preventDefault(); set({ q: search }) }}>
       <label>Search <input type="search" name="q" value=${search} placeholder="id or name starts with…"
         onInput=${(e) => setSearch(e.currentTarget.value)} /></label>
