@@ -182,6 +182,17 @@ test('the form shows the server error next to the field it names, and scheduler-
     assert.ok(provoked.length >= 1)
     errors.splice(0, errors.length, ...errors.filter((e) => !provoked.includes(e)))
 
+    // The other trigger forms preview too: a crontab line, and a date in a named zone.
+    await page.getByRole('radio', { name: 'crontab line' }).check()
+    await page.getByRole('textbox', { name: 'Crontab line' }).fill('*/5 * * * *')
+    await page.locator('aside.preview', { hasText: 'Every 5 minutes (UTC)' }).waitFor()
+    assert.equal(await page.locator('[data-testid="preview-times"] li').count(), 10)
+    await page.getByLabel('once (date)').check()
+    await page.getByLabel('Run at').fill('2030-05-06T07:08:09')
+    await page.getByLabel('Time zone').fill('Europe/Berlin')
+    await page.locator('aside.preview', { hasText: /once, at 2030-05-06 07:08:09 (CEST|GMT\+2)/ }).waitFor()
+    assert.equal(await page.locator('[data-testid="preview-times"] li').count(), 1)
+
     // Keyboard only: open a job, pause it through the dialog, and leave the delete dialog with Escape.
     await page.getByRole('link', { name: 'Scheduler' }).focus()
     await page.keyboard.press('Enter')
