@@ -133,8 +133,8 @@ describe('REST API: OpenAPI document', () => {
       assert.deepEqual(params.filter((p) => p.in === 'path').map((p) => p.name), path.includes('{id}') ? ['id'] : [], `${name} path parameters`)
     }
     assert.deepEqual(Object.keys(doc.paths['/scheduler/metrics']?.get?.responses['200']?.content ?? {}), ['text/plain'])
-    assert.deepEqual(Object.keys(doc.paths['/scheduler/jobs/{id}/resume']?.post?.responses ?? {}).sort(), ['200', '400', '401', '403', '404', '409', '413', '415', '500'])
-    assert.deepEqual(Object.keys(doc.paths['/scheduler/jobs/{id}/runs']?.get?.responses ?? {}).sort(), ['200', '400', '401', '404', '500'])
+    assert.deepEqual(Object.keys(doc.paths['/scheduler/jobs/{id}/resume']?.post?.responses ?? {}).sort(), ['200', '400', '401', '403', '404', '409', '413', '415', '500', '503'])
+    assert.deepEqual(Object.keys(doc.paths['/scheduler/jobs/{id}/runs']?.get?.responses ?? {}).sort(), ['200', '400', '401', '404', '500', '503'])
     assert.equal(doc.paths['/host-route']?.get?.security, undefined, "the host's routes are left alone")
     await app.close()
   })

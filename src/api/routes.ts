@@ -58,6 +58,9 @@ export async function registerApi (
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode <= 599 ? err.statusCode : 500
       if (status >= 500) request.log[err.statusCode === undefined ? 'error' : 'warn']({ err }, 'fastify-apscheduler API error')
       if (status === 401) void reply.header('WWW-Authenticate', WWW_AUTHENTICATE)
+      // A store busy or unreachable for now (e.g. SQLite locked by another process) says when to retry.
+      const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds
+      if (status === 503 && typeof retryAfter === 'number') void reply.header('Retry-After', String(Math.max(1, Math.ceil(retryAfter))))
       void reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, err.message))
     })
     // Before auth: a cross-site request is refused whatever credentials the browser holds.
@@ -87,7 +90,8 @@ const CHANGING = S.errorResponse('The job kept changing; retry')
 const MAX_RUNS_LIMIT = 1_000_000
 const common = (): Record<string, unknown> => ({
   401: S.errorResponse('Authentication required (when an authenticator is set)'),
-  500: S.errorResponse('Unexpected error, e.g. the job store is unreachable')
+  500: S.errorResponse('Unexpected error'),
+  503: S.errorResponse('The job store is busy (e.g. SQLite locked by another process) or unreachable; retry after Retry-After seconds')
 })
 const withBody = (): Record<string, unknown> => ({
   400: S.errorResponse('Invalid body or query; the message names the field'),
@@ -144,7 +148,7 @@ function schedulerRoutes (scheduler: Scheduler, options: ResolvedOptions): Route
     },
     {
       method: 'GET', path: '/health', operationId: 'getHealth', tag: 'scheduler', summary: 'Liveness: 503 when jobs are overdue by more than their grace',
-      response: { 200: S.described(S.Health, 'Healthy'), 503: S.described(S.Health, 'Jobs are overdue'), ...common() },
+      response: { ...common(), 200: S.described(S.Health, 'Healthy'), 503: S.described(S.Health, 'Jobs are overdue') },
       handler: async (_, reply) => {
         const overdue = await scheduler.overdueJobs()
         return reply.code(overdue.length > 0 ? 503 : 200).send({ status: overdue.length > 0 ? 'overdue' : 'ok', overdue })
