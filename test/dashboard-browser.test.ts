@@ -13,7 +13,11 @@ import { buildDemo } from '../examples/demo-app.js'
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const SHOTS = new URL('../docs/screenshots/', import.meta.url)
+// Screenshots go to a temporary folder on every run, and to docs/screenshots/ (the README's, committed)
+// with UPDATE_SCREENSHOTS=1 (`npm run screenshots`), so ordinary test runs leave the work tree clean.
+const SHOTS = process.env.UPDATE_SCREENSHOTS === '1'
+  ? new URL('../docs/screenshots/', import.meta.url)
+  : new URL(`file://${join(tmpdir(), 'fastify-apscheduler-screenshots')}/`)
 
 let browser: Browser
 let dir: string
