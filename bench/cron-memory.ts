@@ -23,5 +23,5 @@ const pattern = (i: number): string => `0 ${i % PATTERNS} * * * * *`
 const perJob = heapAfter(() => Array.from({ length: JOBS }, (_, i) => new Cron(pattern(i), { timezone: 'Europe/Berlin' })))
 console.log(`one Cron per job:   ${JOBS} jobs  heap +${(perJob.bytes / 1048576).toFixed(1)} MB  (${(perJob.bytes / JOBS / 1024).toFixed(1)} KB per job)`)
 perJob.kept.length = 0
-const shared = heapAfter(() => Array.from({ length: JOBS }, (_, i) => cronFor(pattern(i), 'Europe/Berlin')))
+const shared = heapAfter(() => Array.from({ length: JOBS }, (_, i) => cronFor(pattern(i))))
 console.log(`shared (${PATTERNS} patterns): ${JOBS} jobs  heap +${(shared.bytes / 1048576).toFixed(1)} MB  (${(shared.bytes / JOBS / 1024).toFixed(2)} KB per job)`)

@@ -26,3 +26,11 @@ export class ConflictingIdError extends SchedulerError {
 }
 
 export class SchedulerStateError extends SchedulerError {}
+
+/** The job store cannot be reached (e.g. Redis is down): HTTP 503, try again later. */
+export class StoreUnavailableError extends SchedulerError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, 503)
+    if (options?.cause !== undefined) this.cause = options.cause
+  }
+}

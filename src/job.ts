@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { ValidationError } from './errors.js'
 import { assertJsonValue, hashOf } from './json-value.js'
 import type { TaskRegistry } from './tasks.js'
-import { canonicalTimezone, isValidTimezone, formatDate, parseDateInput } from './time.js'
+import { canonicalTimezone, isValidTimezone, formatDate, readDateInput } from './time.js'
 import { TRIGGER_FIELDS, applyJitter, compileTrigger, parseTriggerSpec, triggerToJSON } from './triggers/index.js'
 import { CRON_FIELDS, type JobRecord, type JobSource, type TriggerSpec, type TriggerType } from './types.js'
 
@@ -81,8 +81,9 @@ export function normalizeJob (input: unknown, source: JobSource, ctx: NormalizeC
   const { type, fields } = splitTrigger(def, JOB_FIELDS)
   const timezone = readTimezone(takeTimezone(def, fields), ctx.timezone)
 
-  const id = def.id === undefined ? randomUUID().replace(/-/g, '') : readId(def.id)
-  const name = def.name === undefined ? id : readString(def.name, 'name', 1, 1024)
+  // null means "not given", as None does upstream: a generated id, the default name.
+  const id = def.id === undefined || def.id === null ? randomUUID().replace(/-/g, '') : readId(def.id)
+  const name = def.name === undefined || def.name === null ? id : readString(def.name, 'name', 1, 1024)
   const jobstore = def.jobstore === undefined ? 'default' : readAlias(def.jobstore, 'jobstore', ctx.jobstores)
   const executor = def.executor === undefined ? 'default' : readAlias(def.executor, 'executor', ctx.executors)
   if (def.replace_existing !== undefined && typeof def.replace_existing !== 'boolean') throw new ValidationError('replace_existing', 'must be a boolean')
@@ -112,9 +113,7 @@ export function normalizeJob (input: unknown, source: JobSource, ctx: NormalizeC
   if (def.next_run_time === null) {
     record.paused = true
   } else if (def.next_run_time !== undefined) {
-    const at = parseDateInput(def.next_run_time, timezone, 'next_run_time')
-    record.next_run_time = at
-    record.next_fire_time = at
+    setGivenNextRun(record, readDateInput(def.next_run_time, timezone, 'next_run_time'))
   } else {
     scheduleFromNow(record, ctx.now)
   }
@@ -159,16 +158,32 @@ export function patchJob (current: JobRecord, input: unknown, ctx: NormalizeCont
     next.next_run_time = null
     next.next_fire_time = null
   } else if (patch.next_run_time !== undefined) {
-    const at = parseDateInput(patch.next_run_time, next.trigger.timezone, 'next_run_time')
     next.paused = false
     next.paused_reason = null
-    next.next_run_time = at
-    next.next_fire_time = at
+    setGivenNextRun(next, readDateInput(patch.next_run_time, next.trigger.timezone, 'next_run_time'))
   } else if (reschedule && !next.paused) {
     scheduleFromNow(next, ctx.now)
   }
   next.updated_at = ctx.now
   return next
+}
+
+/** A next_run_time given explicitly; its offset, if the string named one, is kept for output. */
+function setGivenNextRun (record: JobRecord, given: { ms: number, offset: number | null }): void {
+  record.next_run_time = given.ms
+  record.next_fire_time = given.ms
+  record.next_run_time_given = given.offset === null ? null : { at: given.ms, offset: given.offset }
+}
+
+/**
+ * How next_run_time is written: with the offset it was given with while it is still that instant;
+ * for a date job, with its run_date's offset (its next run is its run date); else in the zone.
+ */
+function nextRunOffset (record: JobRecord): number | null {
+  const given = record.next_run_time_given
+  if (given != null && given.at === record.next_run_time) return given.offset
+  if (record.trigger.type === 'date') return record.trigger.offsets?.run_date ?? null
+  return null
 }
 
 /** Sets the first fire at or after `now` (used on add, resume and trigger changes). */
@@ -196,7 +211,7 @@ export function jobToInfo (record: JobRecord, jobstore: string): JobInfo {
     misfire_grace_time: record.misfire_grace_time,
     coalesce: record.coalesce,
     max_instances: record.max_instances,
-    next_run_time: record.paused || record.next_run_time === null ? null : formatDate(record.next_run_time, tz),
+    next_run_time: record.paused || record.next_run_time === null ? null : formatDate(record.next_run_time, tz, nextRunOffset(record)),
     paused: record.paused,
     paused_reason: record.paused ? record.paused_reason : null,
     source: record.source,

@@ -187,6 +187,11 @@ export function resolveOptions (raw: SchedulerPluginOptions | undefined): Resolv
     fail('allowedHosts', "must be a non-empty array of host names (['*'] allows every host)")
   }
 
+  const apiEnabled = opts.apiEnabled === undefined ? false : bool(opts.apiEnabled, 'apiEnabled')
+  // The dashboard is a client of the REST API, so it follows the API unless turned off.
+  const ui = opts.ui === undefined ? apiEnabled : bool(opts.ui, 'ui')
+  if (ui && !apiEnabled) fail('ui', 'needs apiEnabled: true (the dashboard is served under apiPrefix and talks to the REST API)')
+
   const rawOrigins = opts.allowedOrigins ?? []
   if (!Array.isArray(rawOrigins)) fail('allowedOrigins', "must be an array of origins like ['https://dash.example.com']")
   const allowedOrigins = rawOrigins.map((origin, i) => {
@@ -214,13 +219,13 @@ export function resolveOptions (raw: SchedulerPluginOptions | undefined): Resolv
     jobs: jobs as JobDefinition[],
     tasks: tasks as Record<string, TaskFunction>,
     taskModules: taskModules as Record<string, string>,
-    apiEnabled: opts.apiEnabled === undefined ? false : bool(opts.apiEnabled, 'apiEnabled'),
+    apiEnabled,
     apiPrefix,
     endpointPrefix,
     auth,
     allowedHosts: allowedHosts as string[],
     allowedOrigins,
-    ui: opts.ui === undefined ? true : bool(opts.ui, 'ui'),
+    ui,
     autoStart: opts.autoStart === undefined ? true : bool(opts.autoStart, 'autoStart'),
     nodeId,
     leaseMs,

@@ -62,7 +62,8 @@ const schedulerPlugin: FastifyPluginAsync<SchedulerPluginOptions> = async (fasti
 
   if (options.apiEnabled) {
     const { registerApi } = await import('./api/routes.js')
-    await registerApi(fastify, scheduler, options)
+    const { registerDashboard } = await import('./api/dashboard.js')
+    await registerApi(fastify, scheduler, options, options.ui ? registerDashboard : undefined)
   }
 
   const allowed = hostAllowed(options.allowedHosts)

@@ -388,6 +388,23 @@ export class Scheduler extends EventEmitter {
     return out
   }
 
+  /**
+   * Validates a definition as `addJob` would, without storing it, and returns the job it would
+   * be with its next `count` fire times (the add/edit form previews these before saving).
+   */
+  previewJob (definition: unknown, count = 10): { job: JobInfo, next_run_times: string[] } {
+    if (!Number.isInteger(count) || count < 1 || count > 100) throw new ValidationError('count', 'must be an integer from 1 to 100')
+    const { record, jobstore } = normalizeJob(definition, 'api', this.#context())
+    const trigger = compileTrigger(record.trigger)
+    const out: string[] = []
+    let at = record.paused ? trigger.first(this.clock.now()) : record.next_fire_time
+    while (at !== null && out.length < count) {
+      out.push(formatDate(at, record.trigger.timezone))
+      at = trigger.next(at)
+    }
+    return { job: jobToInfo(record, jobstore), next_run_times: out }
+  }
+
   /** Jobs overdue by more than their misfire grace (a health signal), at most `limit` per store. */
   async overdueJobs (limit = OVERDUE_LIST_LIMIT): Promise<string[]> {
     if (!this.#started || this.#cycle.paused) return []

@@ -49,10 +49,33 @@ function zone (tz: string): IANAZone {
   return z
 }
 
-/** The zone's UTC offset at `ms`, in minutes (may be fractional for historic local mean time). */
+const HOUR = 3600000
+const MAX_CACHED_HOURS = 20000
+/** Per zone: hours (epoch ms / 1 h) known to have one offset throughout, and that offset. */
+const hourOffsets = new Map<string, Map<number, number>>()
+
+/**
+ * The zone's UTC offset at `ms`, in minutes (may be fractional for historic local mean time).
+ * Asking Intl costs microseconds and cron searches ask often, so hours whose two ends have the
+ * same offset are remembered (no zone changes its offset twice within one hour).
+ */
 export function offsetAt (ms: number, timezone: string): number {
   if (timezone === 'UTC') return 0
-  return zone(timezone).offset(ms)
+  const hour = Math.floor(ms / HOUR)
+  let hours = hourOffsets.get(timezone)
+  const hit = hours?.get(hour)
+  if (hit !== undefined) return hit
+  const z = zone(timezone)
+  const first = z.offset(hour * HOUR)
+  if (first !== z.offset(hour * HOUR + HOUR - 1)) return z.offset(ms)
+  if (hours === undefined) {
+    if (hourOffsets.size >= MAX_CACHED_ZONES) hourOffsets.clear()
+    hours = new Map()
+    hourOffsets.set(timezone, hours)
+  }
+  if (hours.size >= MAX_CACHED_HOURS) hours.clear()
+  hours.set(hour, first)
+  return first
 }
 
 export interface WallTime {
@@ -134,15 +157,26 @@ function pad (n: number, width = 2): string {
  * A date input as epoch ms: an ISO 8601 string (offset => that instant; no offset => wall time in
  * `timezone`; date only => midnight there; 'T' or a space), a valid Date, or finite epoch ms.
  */
-export function parseDateInput (value: unknown, timezone: string, field: string): number {
+export function parseDateInput (value: unknown, timezone: string, field: string, round: 'down' | 'up' = 'down'): number {
+  return readDateInput(value, timezone, field, round).ms
+}
+
+export interface DateInput {
+  ms: number
+  /** Seconds east of UTC when the input named its offset (`Z` = 0), so it can be written back so. */
+  offset: number | null
+}
+
+/** parseDateInput, also telling the offset an ISO string gave explicitly. */
+export function readDateInput (value: unknown, timezone: string, field: string, round: 'down' | 'up' = 'down'): DateInput {
   if (value instanceof Date) {
     const t = value.getTime()
     if (!Number.isFinite(t)) throw new ValidationError(field, 'is an invalid Date')
-    return checkRange(t, field, timezone)
+    return { ms: checkRange(t, field, timezone), offset: null }
   }
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new ValidationError(field, `${EXAMPLE} or epoch milliseconds`)
-    return checkRange(Math.floor(value), field, timezone)
+    return { ms: checkRange(round === 'up' ? Math.ceil(value) : Math.floor(value), field, timezone), offset: null }
   }
   if (typeof value !== 'string') throw new ValidationError(field, EXAMPLE)
   const text = value.trim()
@@ -151,8 +185,10 @@ export function parseDateInput (value: unknown, timezone: string, field: string)
   const [, ys, mos, ds, hs, mis, ss, frac, z, sign, ohs, oms, oss] = m
   const y = Number(ys); const mo = Number(mos); const d = Number(ds)
   const h = Number(hs ?? 0); const mi = Number(mis ?? 0); const s = Number(ss ?? 0)
-  // Keep millisecond precision: microseconds from Python clients are truncated.
+  // Keep millisecond precision: microseconds from Python clients are cut off, or rounded up where
+  // the instant is a lower bound (start_date), so nothing fires before it.
   const msPart = frac === undefined ? 0 : Number(frac.slice(0, 3).padEnd(3, '0'))
+  const up = round === 'up' && frac !== undefined && /[1-9]/.test(frac.slice(3)) ? 1 : 0
   if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) {
     throw new ValidationError(field, `'${value}' is not a valid date-time; ${EXAMPLE.replace('must be', 'use')}`)
   }
@@ -163,7 +199,7 @@ export function parseDateInput (value: unknown, timezone: string, field: string)
       if (oh > 23 || om > 59 || os > 59) throw new ValidationError(field, `'${value}' has an invalid UTC offset`)
       offsetMs = (sign === '-' ? -1 : 1) * ((oh * 60 + om) * 60 + os) * 1000
     }
-    return checkRange(utcMs(y, mo, d, h, mi, s, msPart) - offsetMs, field, timezone)
+    return { ms: checkRange(utcMs(y, mo, d, h, mi, s, msPart) - offsetMs + up, field, timezone), offset: offsetMs / 1000 }
   }
   if (!isValidTimezone(timezone)) throw new ValidationError('timezone', `'${timezone}' is not a valid IANA time zone`)
   const r = resolveLocal(timezone, y, mo, d, h, mi, s, msPart)
@@ -171,7 +207,7 @@ export function parseDateInput (value: unknown, timezone: string, field: string)
     const wall = `${pad(y, 4)}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}`
     throw new ValidationError(field, `${wall} does not exist in ${timezone} (daylight saving time gap); give an explicit UTC offset or another time`)
   }
-  return checkRange(r.ms, field, timezone)
+  return { ms: checkRange(r.ms + up, field, timezone), offset: null }
 }
 
 /**
@@ -186,9 +222,14 @@ function checkRange (ms: number, field: string, timezone: string): number {
   return ms
 }
 
-/** ISO 8601 with the zone's offset; a fraction only when non-zero, with 6 digits (as Python writes it). */
-export function formatDate (ms: number, timezone: string): string {
-  const w = wallTime(ms, timezone)
+/**
+ * ISO 8601 with the zone's offset, or with `offset` (seconds east of UTC) when given: a date sent
+ * with an explicit offset is written back with it. A fraction only when non-zero, with 6 digits
+ * (as Python writes it).
+ */
+export function formatDate (ms: number, timezone: string, offset: number | null = null): string {
+  const w = offset === null ? wallTime(ms, timezone) : wallTime(ms + offset * 1000, 'UTC')
+  if (offset !== null) w.offset = offset / 60
   let out = `${pad(w.year, 4)}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}`
   if (w.millisecond !== 0) out += `.${pad(w.millisecond, 3)}000`
   const totalSeconds = Math.round(w.offset * 60)

@@ -6,10 +6,14 @@
 export const CRON_FIELDS = ['year', 'month', 'day', 'week', 'day_of_week', 'hour', 'minute', 'second'] as const
 export type CronField = typeof CRON_FIELDS[number]
 
+/** Offsets (seconds east of UTC) that dates were given with explicitly, to write them back so. */
+export type GivenOffsets = Partial<Record<'run_date' | 'start_date' | 'end_date', number>>
+
 export interface DateTriggerSpec {
   type: 'date'
   run_date: number
   timezone: string
+  offsets?: GivenOffsets
 }
 
 export interface IntervalTriggerSpec {
@@ -25,6 +29,7 @@ export interface IntervalTriggerSpec {
   end_date: number | null
   jitter: number | null
   timezone: string
+  offsets?: GivenOffsets
 }
 
 export interface CronTriggerSpec {
@@ -37,6 +42,12 @@ export interface CronTriggerSpec {
   end_date: number | null
   jitter: number | null
   timezone: string
+  offsets?: GivenOffsets
+  /**
+   * When this schedule began (creation or the last trigger change). With start_date it decides
+   * which occurrence of a wall time repeated by a DST fall-back fires. Absent in older records.
+   */
+  origin?: number
 }
 
 export type TriggerSpec = DateTriggerSpec | IntervalTriggerSpec | CronTriggerSpec
@@ -70,6 +81,8 @@ export interface JobRecord {
   next_run_time: number | null
   /** The nominal fire time (before jitter) that `next_run_time` belongs to. */
   next_fire_time: number | null
+  /** A next_run_time given with an explicit offset: written back with it while it still applies. */
+  next_run_time_given?: { at: number, offset: number } | null
   paused: boolean
   paused_reason: string | null
   source: JobSource

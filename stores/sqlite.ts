@@ -8,6 +8,7 @@ import {
   type SchedulerSharedState, type StoreChange
 } from '../src/store.js'
 import type { JobRecord, RunRecord } from '../src/types.js'
+import { guardLockedCalls, SYNC_BUSY_MS } from './sqlite-lock.js'
 
 type Db = BetterSqlite3.Database
 type Stmt = BetterSqlite3.Statement<unknown[], unknown>
@@ -15,7 +16,10 @@ type Stmt = BetterSqlite3.Statement<unknown[], unknown>
 export interface SqliteStoreOptions {
   /** The database file; every process on the host that uses the same file shares the jobs. */
   path: string
-  /** How long a write waits for another process's transaction before failing. */
+  /**
+   * How long a call waits for a lock held by another process before failing (503 over HTTP).
+   * The wait is asynchronous: the event loop is never blocked for more than SYNC_BUSY_MS by it.
+   */
   busyTimeoutMs?: number
 }
 
@@ -265,7 +269,7 @@ export class SqliteStore implements JobStore {
 
   async #open (): Promise<void> {
     const Database = await loadDriver()
-    const db = new Database(this.path, { timeout: this.busyTimeoutMs })
+    const db = new Database(this.path, { timeout: SYNC_BUSY_MS })
     try {
       if (!isPrivate(this.path)) await setWal(db, this.busyTimeoutMs) // WAL only matters to other connections
       db.pragma('synchronous = NORMAL')
@@ -638,3 +642,9 @@ function migrate (db: Db): void {
     if (current < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`)
   }).immediate()
 }
+
+// Another process's lock is waited for asynchronously, never by blocking the event loop.
+guardLockedCalls(SqliteStore.prototype, {
+  except: ['close', 'subscribe'],
+  reads: ['getJob', 'getJobs', 'queryJobs', 'overdueJobs', 'getRuns', 'nextWakeTime', 'getSchedulerState', 'health']
+})

@@ -541,7 +541,8 @@ describe('REST API: jobs', () => {
     await app.register(scheduler, { apiEnabled: true, autoStart: false, clock: new ManualClock(T0), apiPrefix: '/reports', endpointPrefix: 'reports_', decorator: 'reports' })
     await app.ready()
     const names = ['getSchedulerInfo', 'addJob', 'getJobs', 'getJob', 'updateJob', 'deleteJob', 'pauseJob', 'resumeJob', 'runJob', 'getJobRuns',
-      'pauseScheduler', 'resumeScheduler', 'startScheduler', 'shutdownScheduler', 'getJobNextRunTimes', 'getHealth', 'getMetrics']
+      'pauseScheduler', 'resumeScheduler', 'startScheduler', 'shutdownScheduler', 'getJobNextRunTimes', 'getHealth', 'getMetrics',
+      'getTasks', 'previewJob', 'getLatestRuns']
     assert.deepEqual([...ids].sort(), [...names, ...names.map((n) => `reports_${n}`)].sort())
     assert.equal((await app.inject('/reports')).statusCode, 200)
     assert.equal((await app.inject('/scheduler')).statusCode, 200)

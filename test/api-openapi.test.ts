@@ -13,13 +13,15 @@ import scheduler, { ManualClock, type SchedulerPluginOptions } from '../src/inde
 
 const ROOT = resolve(import.meta.dirname, '..')
 const OPERATIONS = ['getSchedulerInfo', 'addJob', 'getJobs', 'getJob', 'updateJob', 'deleteJob', 'pauseJob', 'resumeJob', 'runJob',
-  'getJobRuns', 'pauseScheduler', 'resumeScheduler', 'startScheduler', 'shutdownScheduler', 'getJobNextRunTimes', 'getHealth', 'getMetrics']
-const WITH_BODY = ['addJob', 'updateJob', 'pauseJob', 'shutdownScheduler']
+  'getJobRuns', 'pauseScheduler', 'resumeScheduler', 'startScheduler', 'shutdownScheduler', 'getJobNextRunTimes', 'getHealth', 'getMetrics',
+  'getTasks', 'previewJob', 'getLatestRuns']
+const WITH_BODY = ['addJob', 'updateJob', 'pauseJob', 'shutdownScheduler', 'previewJob', 'getLatestRuns']
 const QUERY: Record<string, string[]> = {
   getJobs: ['limit', 'offset', 'func', 'state', 'q', 'jobstore'],
   runJob: ['wait'],
   getJobRuns: ['limit'],
-  getJobNextRunTimes: ['count']
+  getJobNextRunTimes: ['count'],
+  previewJob: ['count']
 }
 
 interface Operation {
@@ -102,8 +104,8 @@ describe('REST API: OpenAPI document', () => {
     assert.deepEqual(Object.keys(doc.paths).filter((p) => p.startsWith('/scheduler')).sort(), [
       '/scheduler', '/scheduler/health', '/scheduler/jobs', '/scheduler/jobs/{id}', '/scheduler/jobs/{id}/next', '/scheduler/jobs/{id}/pause',
       '/scheduler/jobs/{id}/resume', '/scheduler/jobs/{id}/run', '/scheduler/jobs/{id}/runs', '/scheduler/metrics', '/scheduler/pause',
-      '/scheduler/resume', '/scheduler/shutdown', '/scheduler/start'
-    ], 'the long-id fallback and the trailing-slash twin are hidden')
+      '/scheduler/preview', '/scheduler/resume', '/scheduler/runs/latest', '/scheduler/shutdown', '/scheduler/start', '/scheduler/tasks'
+    ], 'the long-id fallback, the trailing-slash twin and the dashboard files are hidden')
     assert.deepEqual(doc.components?.securitySchemes?.basicAuth, { type: 'http', scheme: 'basic' })
     for (const [path, method, op] of ops) {
       const name = `${method.toUpperCase()} ${path}`
@@ -131,8 +133,8 @@ describe('REST API: OpenAPI document', () => {
       assert.deepEqual(params.filter((p) => p.in === 'path').map((p) => p.name), path.includes('{id}') ? ['id'] : [], `${name} path parameters`)
     }
     assert.deepEqual(Object.keys(doc.paths['/scheduler/metrics']?.get?.responses['200']?.content ?? {}), ['text/plain'])
-    assert.deepEqual(Object.keys(doc.paths['/scheduler/jobs/{id}/resume']?.post?.responses ?? {}).sort(), ['200', '400', '401', '403', '404', '409', '413', '415', '500'])
-    assert.deepEqual(Object.keys(doc.paths['/scheduler/jobs/{id}/runs']?.get?.responses ?? {}).sort(), ['200', '400', '401', '404', '500'])
+    assert.deepEqual(Object.keys(doc.paths['/scheduler/jobs/{id}/resume']?.post?.responses ?? {}).sort(), ['200', '400', '401', '403', '404', '409', '413', '415', '500', '503'])
+    assert.deepEqual(Object.keys(doc.paths['/scheduler/jobs/{id}/runs']?.get?.responses ?? {}).sort(), ['200', '400', '401', '404', '500', '503'])
     assert.equal(doc.paths['/host-route']?.get?.security, undefined, "the host's routes are left alone")
     await app.close()
   })

@@ -50,10 +50,12 @@ describe('cron across DST in America/New_York', () => {
   test('a repeated 01:30 fires once', () => {
     assert.deepEqual(cron({ hour: 1, minute: 30 }, NEW_YORK, '2027-11-06T12:00:00', 3),
       ['2027-11-07T01:30:00-04:00', '2027-11-08T01:30:00-05:00', '2027-11-09T01:30:00-05:00'])
-    // Asked from inside the repeated hour (01:15 EST), 01:30 EST is not a new fire.
+    // A job created inside the repeated hour (01:15 EST): 01:30 EDT came before its start, so
+    // 01:30 EST is its first occurrence at or after the start, and fires.
     const now = Date.parse('2027-11-07T06:15:00Z')
     const t = compileTrigger(parseTriggerSpec('cron', { hour: 1, minute: 30 }, { timezone: NEW_YORK, now }))
-    assert.equal(formatDate(t.first(now)!, NEW_YORK), '2027-11-08T01:30:00-05:00')
+    assert.equal(formatDate(t.first(now)!, NEW_YORK), '2027-11-07T01:30:00-05:00')
+    assert.equal(formatDate(t.next(t.first(now)!)!, NEW_YORK), '2027-11-08T01:30:00-05:00')
   })
 
   test('*/30 across spring forward', () => {
@@ -66,9 +68,20 @@ describe('cron across DST in America/New_York', () => {
       ['2027-11-07T00:30:00-04:00', '2027-11-07T01:00:00-04:00', '2027-11-07T01:30:00-04:00', '2027-11-07T02:00:00-05:00', '2027-11-07T02:30:00-05:00'])
   })
 
-  test('every second through the repeated hour jumps straight past it', () => {
-    assert.deepEqual(cron({ second: '*', hour: '1-2' }, NEW_YORK, '2027-11-07T01:59:58', 4),
-      ['2027-11-07T01:59:58-04:00', '2027-11-07T01:59:59-04:00', '2027-11-07T02:00:00-05:00', '2027-11-07T02:00:01-05:00'])
+  test('every second through the repeated hour: each wall time once', () => {
+    // Started before the repeat: the second pass adds nothing.
+    const all = cron({ second: '*', hour: '1-2' }, NEW_YORK, '2027-11-07T01:00:00', 3602)
+    assert.deepEqual(all.slice(3598), ['2027-11-07T01:59:58-04:00', '2027-11-07T01:59:59-04:00', '2027-11-07T02:00:00-05:00', '2027-11-07T02:00:01-05:00'])
+    // Started at 01:59:58 EDT: 01:00:00-01:59:57 first came before the start, so they fire in the
+    // second pass; 01:59:58 and 01:59:59 already fired and do not.
+    const late = cron({ second: '*', hour: '1-2' }, NEW_YORK, '2027-11-07T01:59:58', 3602)
+    assert.deepEqual(late.slice(0, 3), ['2027-11-07T01:59:58-04:00', '2027-11-07T01:59:59-04:00', '2027-11-07T01:00:00-05:00'])
+    assert.deepEqual(late.slice(3599), ['2027-11-07T01:59:57-05:00', '2027-11-07T02:00:00-05:00', '2027-11-07T02:00:01-05:00'])
+  })
+
+  test('a job starting inside the repeated hour fires the wall times still due (Berlin, start_date)', () => {
+    assert.deepEqual(cron({ minute: '*/10', start_date: '2030-10-27T02:15:00+01:00' }, BERLIN, '2030-10-27T00:00:00', 5),
+      ['2030-10-27T02:20:00+01:00', '2030-10-27T02:30:00+01:00', '2030-10-27T02:40:00+01:00', '2030-10-27T02:50:00+01:00', '2030-10-27T03:00:00+01:00'])
   })
 
   test('crontab hourly keeps real hours apart', () => {

@@ -9,6 +9,7 @@ import { hostAllowed, type ResolvedOptions } from '../options.js'
 import type { Scheduler } from '../scheduler.js'
 import { registerAuth, WWW_AUTHENTICATE } from './auth.js'
 import { registerCrossSiteProtection } from './cross-site.js'
+import { dashboardRoutes } from './dashboard-routes.js'
 import * as S from './schemas.js'
 
 export interface ErrorBody { statusCode: number, error: string, message: string, error_message: string }
@@ -22,7 +23,7 @@ const PROMETHEUS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 interface Input { id: string, query: Record<string, unknown>, body: unknown }
 type Handler = (input: Input, reply: FastifyReply) => Promise<unknown>
 
-interface RouteSpec {
+export interface RouteSpec {
   method: HTTPMethods
   /** Below the prefix; job routes are given as the part after `/jobs/:id`. */
   path: string
@@ -57,6 +58,9 @@ export async function registerApi (
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode <= 599 ? err.statusCode : 500
       if (status >= 500) request.log[err.statusCode === undefined ? 'error' : 'warn']({ err }, 'fastify-apscheduler API error')
       if (status === 401) void reply.header('WWW-Authenticate', WWW_AUTHENTICATE)
+      // A store busy or unreachable for now (e.g. SQLite locked by another process) says when to retry.
+      const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds
+      if (status === 503 && typeof retryAfter === 'number') void reply.header('Retry-After', String(Math.max(1, Math.ceil(retryAfter))))
       void reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, err.message))
     })
     // Before auth: a cross-site request is refused whatever credentials the browser holds.
@@ -69,7 +73,7 @@ export async function registerApi (
       })
     }
 
-    for (const spec of [...schedulerRoutes(scheduler, options), ...jobsRoutes(scheduler)]) addRoute(api, spec, scheduler, options)
+    for (const spec of [...schedulerRoutes(scheduler, options), ...jobsRoutes(scheduler), ...dashboardRoutes(scheduler)]) addRoute(api, spec, scheduler, options)
     const jobRoutes = jobRoutesById(scheduler)
     for (const spec of jobRoutes) addRoute(api, { ...spec, path: `/jobs/:id${spec.path}` }, scheduler, options)
     addLongIdFallback(api, jobRoutes)
@@ -86,7 +90,8 @@ const CHANGING = S.errorResponse('The job kept changing; retry')
 const MAX_RUNS_LIMIT = 1_000_000
 const common = (): Record<string, unknown> => ({
   401: S.errorResponse('Authentication required (when an authenticator is set)'),
-  500: S.errorResponse('Unexpected error, e.g. the job store is unreachable')
+  500: S.errorResponse('Unexpected error'),
+  503: S.errorResponse('The job store is busy (e.g. SQLite locked by another process) or unreachable; retry after Retry-After seconds')
 })
 const withBody = (): Record<string, unknown> => ({
   400: S.errorResponse('Invalid body or query; the message names the field'),
@@ -143,7 +148,7 @@ function schedulerRoutes (scheduler: Scheduler, options: ResolvedOptions): Route
     },
     {
       method: 'GET', path: '/health', operationId: 'getHealth', tag: 'scheduler', summary: 'Liveness: 503 when jobs are overdue by more than their grace',
-      response: { 200: S.described(S.Health, 'Healthy'), 503: S.described(S.Health, 'Jobs are overdue'), ...common() },
+      response: { ...common(), 200: S.described(S.Health, 'Healthy'), 503: S.described(S.Health, 'Jobs are overdue') },
       handler: async (_, reply) => {
         const overdue = await scheduler.overdueJobs()
         return reply.code(overdue.length > 0 ? 503 : 200).send({ status: overdue.length > 0 ? 'overdue' : 'ok', overdue })
@@ -398,7 +403,7 @@ const DATE_FIELDS = ['run_date', 'start_date', 'end_date', 'next_run_time']
  * Over HTTP a date is an ISO 8601 string (or null), as documented; the core also takes Date
  * objects and epoch milliseconds, but only from code. Returns the body for chaining.
  */
-function checkWireDates (body: unknown): unknown {
+export function checkWireDates (body: unknown): unknown {
   const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
   if (!isObject(body)) return body
   for (const where of [body, isObject(body.trigger) ? body.trigger : {}]) {

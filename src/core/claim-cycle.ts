@@ -144,7 +144,9 @@ export class ClaimCycle {
         const limit = Math.min(this.#claimRoom(), CLAIM_BATCH)
         if (limit === 0) { this.#starved = true; break }
         const acquired = await store.acquireDueJobs({ owner: this.#c.nodeId, now, leaseMs: this.#c.leaseMs, limit })
-        await this.#fire(store, jobstore, acquired, now)
+        // A claim that waited (another process held the SQLite lock) is decided at the time it
+        // returned: fires that came due meanwhile run in this instance rather than meet it at max_instances.
+        await this.#fire(store, jobstore, acquired, Math.max(now, storeNow(store, this.#c.clock)))
         if (acquired.length < limit || !this.#active) break
       }
     }

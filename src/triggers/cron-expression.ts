@@ -1,9 +1,8 @@
 /**
  * Cron expressions as exact matchers on wall-clock fields: APScheduler 3 field expressions and
- * standard crontab strings. Croner proposes candidate times; these matchers have the last word.
+ * standard crontab strings. cron-calendar.ts and cron.ts search them for fire times.
  */
 import { ValidationError } from '../errors.js'
-import { daysInMonth, utcMs } from '../time.js'
 import { CRON_FIELDS, type CronField } from '../types.js'
 
 const MIN: Record<CronField, number> = { year: 1970, month: 1, day: 1, week: 1, day_of_week: 0, hour: 0, minute: 0, second: 0 }
@@ -37,11 +36,11 @@ export interface CronMatcher {
   week: Uint8Array | null
   dow: Uint8Array
   year: (y: number) => boolean
-  /** Years 1970-9999 that match, when few enough to list (for croner); null = many. */
-  yearList: number[] | null
+  /** The year field as ranges (within 1970-9999), to jump straight to the next matching year. */
+  yearRanges: Range[]
   /** Crontab (Vixie) rule: when both day fields are restricted, a day matches if either does. */
   dayOr: boolean
-  /** Which day fields are unrestricted ('*'): croner gets '*' there. */
+  /** Whether each day field is unrestricted: judged from the text given (it starts with '*'). */
   domStar: boolean
   dowStar: boolean
 }
@@ -55,6 +54,8 @@ interface TokenSpec {
   /** Value of the first name. */
   nameBase?: number
   strictStep?: boolean
+  /** Added to the message of a range written backwards (e.g. crontab's Sunday = 0). */
+  backwardsHint?: string
 }
 
 /** Parse one comma-free token ('*', '*\/n', 'a', 'a-b', 'a-b/n', 'a/n'); null = not this syntax. */
@@ -79,7 +80,7 @@ function parseRangeToken (tok: string, spec: TokenSpec, err: (msg: string) => ne
     first = value(a!)
     last = b !== undefined ? value(b) : step !== null ? spec.max : first
     if (first < spec.min || first > spec.max || last > spec.max) err(`'${tok}' is out of range ${spec.min}-${spec.max}`)
-    if (first > last) err(`'${tok}': the start of a range must not be higher than its end`)
+    if (first > last) err(`'${tok}': the start of a range must not be higher than its end${spec.backwardsHint ?? ''}`)
   }
   // As APScheduler: a step wider than the range it steps over is a mistake (crontab allows it).
   if (step !== null && spec.strictStep === true && step > last - first) {
@@ -107,13 +108,20 @@ function full (m: Uint8Array, min: number, max: number): boolean {
   return true
 }
 
-function yearMatcher (ranges: Range[]): { year: (y: number) => boolean, yearList: number[] | null } {
+function yearMatcher (ranges: Range[]): { year: (y: number) => boolean, yearRanges: Range[] } {
   const year = (y: number): boolean => ranges.some(r => y >= r.first && y <= r.last && (y - r.first) % r.step === 0)
-  const star = ranges.some(r => r.first === MIN.year && r.last === MAX.year && r.step === 1)
-  if (star) return { year: () => true, yearList: null }
-  const list: number[] = []
-  for (let y = MIN.year; y <= MAX.year && list.length <= 100; y++) if (year(y)) list.push(y)
-  return { year, yearList: list.length <= 100 ? list : null }
+  return { year, yearRanges: ranges }
+}
+
+/** The first year >= y that the year ranges allow, or null. */
+export function nextYear (ranges: Range[], y: number): number | null {
+  let best: number | null = null
+  for (const r of ranges) {
+    if (y > r.last) continue
+    const v = y <= r.first ? r.first : r.first + Math.ceil((y - r.first) / r.step) * r.step
+    if (v <= r.last && (best === null || v < best)) best = v
+  }
+  return best
 }
 
 /**
@@ -143,7 +151,7 @@ export function parseCronField (field: CronField, expr: string): { ranges: Range
       if (tok === 'last') { last = true; continue }
       const m = /^([a-z0-9]+) ([a-z]+)$/.exec(tok)
       if (m !== null) {
-        const n = NTH[m[1]!]
+        const n = Object.hasOwn(NTH, m[1]!) ? NTH[m[1]!] : undefined
         const weekday = APS_WEEKDAYS.indexOf(m[2]!)
         if (n === undefined) err(`'${tok}': '${m[1]}' must be one of 1st, 2nd, 3rd, 4th, 5th, last`)
         if (weekday < 0) err(`'${tok}': '${m[2]}' is not a weekday name (mon ... sun)`)
@@ -179,13 +187,14 @@ export function compileCronFields (given: Partial<Record<CronField, string>>): C
     week: full(week, 1, 53) ? null : week,
     dow,
     ...yearMatcher(p.year.ranges),
+    // APScheduler ANDs the day fields, so whether they are restricted does not matter here.
     dayOr: false,
-    domStar: !p.day.last && p.day.nth.length === 0 && full(dom, 1, 31),
-    dowStar: full(dow, 0, 6)
+    domStar: true,
+    dowStar: true
   }
 }
 
-const NICKNAMES: Record<string, string> = {
+const NICKNAMES = new Map(Object.entries({
   '@yearly': '0 0 1 1 *',
   '@annually': '0 0 1 1 *',
   '@monthly': '0 0 1 * *',
@@ -193,14 +202,14 @@ const NICKNAMES: Record<string, string> = {
   '@daily': '0 0 * * *',
   '@midnight': '0 0 * * *',
   '@hourly': '0 * * * *'
-}
+}))
 
 /** A standard crontab line: 5 fields (minute hour dom month dow, 0 or 7 = Sunday) or 6 (seconds first). */
 export function compileCrontab (text: string): CronMatcher {
   const err = (msg: string): never => { throw new ValidationError('crontab', msg) }
   if (typeof text !== 'string') err('must be a string')
   let line = text.trim().toLowerCase()
-  line = NICKNAMES[line] ?? line
+  line = NICKNAMES.get(line) ?? line
   const parts = line.split(/\s+/).filter(s => s !== '')
   if (parts.length !== 5 && parts.length !== 6) {
     err(`'${text}' must have 5 fields (minute hour day month day-of-week) or 6 (with seconds first)`)
@@ -216,7 +225,9 @@ export function compileCrontab (text: string): CronMatcher {
       return r!
     })
   }
-  const dowRanges = field('day of week', dowText, { min: 0, max: 7, names: CRONTAB_WEEKDAYS, nameBase: 0 }, true)
+  const dowRanges = field('day of week', dowText, {
+    min: 0, max: 7, names: CRONTAB_WEEKDAYS, nameBase: 0, backwardsHint: " (in crontab Sunday is 0, so 'mon-sun' runs backwards: write 'mon-sat,sun', 'mon-7' or '*')"
+  }, true)
   // Crontab weekdays are 0/7 = Sunday; store as 0 = Monday.
   const dow = new Uint8Array(7)
   for (const r of dowRanges) for (let v = r.first; v <= r.last; v += r.step) dow[(v + 6) % 7] = 1
@@ -232,7 +243,7 @@ export function compileCrontab (text: string): CronMatcher {
     week: null,
     dow,
     year: () => true,
-    yearList: null,
+    yearRanges: [{ first: MIN.year, last: MAX.year, step: 1 }],
     // Vixie cron: a day field starting with '*' (or '?') does not widen the other one.
     dayOr: true,
     domStar: domText.startsWith('*') || domText.startsWith('?'),
@@ -240,33 +251,22 @@ export function compileCrontab (text: string): CronMatcher {
   }
 }
 
-/** 0 = Monday. */
-export function weekdayOf (y: number, month: number, day: number): number {
-  return (new Date(utcMs(y, month, day)).getUTCDay() + 6) % 7
-}
-
-export function isoWeek (y: number, month: number, day: number): number {
-  const d = new Date(utcMs(y, month, day))
-  // The Thursday of this week decides the ISO year.
-  d.setUTCDate(d.getUTCDate() + 3 - (d.getUTCDay() + 6) % 7)
-  const jan4 = new Date(utcMs(d.getUTCFullYear(), 1, 4))
-  return 1 + Math.round((d.getTime() - jan4.getTime()) / 86400000 - 3 + (jan4.getUTCDay() + 6) % 7) / 7
-}
-
-function nthMatches (nth: NthWeekday[], y: number, month: number, day: number, weekday: number): boolean {
+function nthMatches (nth: NthWeekday[], dim: number, day: number, weekday: number): boolean {
   for (const x of nth) {
     if (x.weekday !== weekday) continue
-    if (x.n === -1 ? day + 7 > daysInMonth(y, month) : Math.ceil(day / 7) === x.n) return true
+    if (x.n === -1 ? day + 7 > dim : Math.ceil(day / 7) === x.n) return true
   }
   return false
 }
 
-/** Whether a local calendar date matches every date-level field. */
-export function matchesDate (m: CronMatcher, y: number, month: number, day: number): boolean {
-  if (!m.year(y) || m.month[month] !== 1) return false
-  const weekday = weekdayOf(y, month, day)
-  if (m.week !== null && m.week[isoWeek(y, month, day)] !== 1) return false
-  const domOk = m.dom[day] === 1 || (m.domLast && day === daysInMonth(y, month)) || (m.domNth.length > 0 && nthMatches(m.domNth, y, month, day, weekday))
+/**
+ * Whether a local date matches the date-level fields, given what the calendar already knows about
+ * it (weekday 0 = Monday, ISO week, days in its month). The year is checked by the caller.
+ */
+export function matchesDay (m: CronMatcher, month: number, day: number, weekday: number, week: number, dim: number): boolean {
+  if (m.month[month] !== 1) return false
+  if (m.week !== null && m.week[week] !== 1) return false
+  const domOk = m.dom[day] === 1 || (m.domLast && day === dim) || (m.domNth.length > 0 && nthMatches(m.domNth, dim, day, weekday))
   const dowOk = m.dow[weekday] === 1
   if (m.dayOr && !m.domStar && !m.dowStar) return domOk || dowOk
   return domOk && dowOk
@@ -274,19 +274,6 @@ export function matchesDate (m: CronMatcher, y: number, month: number, day: numb
 
 export function matchesTime (m: CronMatcher, hour: number, minute: number, second: number): boolean {
   return m.hour[hour] === 1 && m.minute[minute] === 1 && m.second[second] === 1
-}
-
-/** The first local date >= (y, month, day) that matches, or null before year 10000. */
-export function nextMatchingDate (m: CronMatcher, y: number, month: number, day: number): [number, number, number] | null {
-  while (y <= MAX.year) {
-    if (!m.year(y)) { y++; month = 1; day = 1; continue }
-    if (month > 12) { y++; month = 1; day = 1; continue }
-    if (m.month[month] !== 1) { month++; day = 1; continue }
-    const dim = daysInMonth(y, month)
-    for (; day <= dim; day++) if (matchesDate(m, y, month, day)) return [y, month, day]
-    month++; day = 1
-  }
-  return null
 }
 
 function list (m: Uint8Array, min: number, max: number, map: (v: number) => number = v => v): string {
@@ -297,26 +284,30 @@ function list (m: Uint8Array, min: number, max: number, map: (v: number) => numb
 }
 
 /**
- * A 7-part croner pattern (sec min hour dom month dow year) that matches at least every time the
- * matcher does ('*' where croner cannot say it exactly), plus whether croner must AND the day fields.
+ * A 7-part croner pattern (sec min hour dom month dow year) for the matcher: exact in the time
+ * fields and month, exact in the day fields where croner can say it, wider where it cannot (ISO
+ * weeks, nth weekdays beside other day rules); the calendar has the last word on dates. Whether
+ * the day fields are ORed is decided from the text given (`dayOr`, `domStar`, `dowStar`), never
+ * from an expansion: croner is told '*' only where every day matches.
  */
 export function cronerPattern (m: CronMatcher): { pattern: string, domAndDow: boolean } {
   let dom = '*'
-  let dow = m.dowStar ? '*' : list(m.dow, 0, 6, v => (v + 1) % 7)
-  if (!m.domStar) {
-    if (m.domNth.length > 0) {
-      // Nth weekdays live in croner's dow field; only exact when they are the whole day rule.
-      if (m.dowStar && !m.domLast && !m.dom.includes(1)) {
-        dow = m.domNth.map(x => `${(x.weekday + 1) % 7}#${x.n === -1 ? 'L' : x.n}`).join(',')
-      }
-    } else {
-      const days = list(m.dom, 1, 31)
-      dom = days === '*' ? '*' : [...(days === '' ? [] : [days]), ...(m.domLast ? ['L'] : [])].join(',')
-    }
-  }
-  // OR only when both day fields are restricted; with a '*' on either side AND is exact.
+  let dow = list(m.dow, 0, 6, v => (v + 1) % 7)
   const orDays = m.dayOr && !m.domStar && !m.dowStar
-  const year = m.yearList === null ? '*' : m.yearList.length === 0 ? '*' : m.yearList.join(',')
-  const pattern = [list(m.second, 0, 59), list(m.minute, 0, 59), list(m.hour, 0, 23), dom, list(m.month, 1, 12), dow, year].join(' ')
-  return { pattern, domAndDow: !orDays }
+  if (orDays) {
+    // Either field matching is enough: if one matches every day, so does the pair.
+    dom = list(m.dom, 1, 31)
+    if (dom === '*' || dow === '*') { dom = '*'; dow = '*' }
+    return { pattern: [list(m.second, 0, 59), list(m.minute, 0, 59), list(m.hour, 0, 23), dom, list(m.month, 1, 12), dow, '*'].join(' '), domAndDow: false }
+  }
+  if (m.domNth.length > 0) {
+    // Nth weekdays live in croner's dow field; exact only when they are the whole day rule.
+    if (dow === '*' && !m.domLast && !m.dom.includes(1)) {
+      dow = m.domNth.map(x => `${(x.weekday + 1) % 7}#${x.n === -1 ? 'L' : x.n}`).join(',')
+    }
+  } else {
+    const days = list(m.dom, 1, 31)
+    dom = days === '*' ? '*' : [...(days === '' ? [] : [days]), ...(m.domLast ? ['L'] : [])].join(',')
+  }
+  return { pattern: [list(m.second, 0, 59), list(m.minute, 0, 59), list(m.hour, 0, 23), dom, list(m.month, 1, 12), dow, '*'].join(' '), domAndDow: true }
 }

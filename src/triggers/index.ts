@@ -1,7 +1,7 @@
 /** Trigger specs: validation, compilation, wire format, jitter. */
 import { ValidationError } from '../errors.js'
-import { formatDate, isValidTimezone, MAX_INSTANT, parseDateInput } from '../time.js'
-import { CRON_FIELDS, type CronField, type CronTriggerSpec, type Trigger, type TriggerSpec, type TriggerType } from '../types.js'
+import { formatDate, isValidTimezone, MAX_INSTANT, readDateInput } from '../time.js'
+import { CRON_FIELDS, type CronField, type CronTriggerSpec, type GivenOffsets, type Trigger, type TriggerSpec, type TriggerType } from '../types.js'
 import { compileCron } from './cron.js'
 import { compileDate } from './date.js'
 import { compileInterval, INTERVAL_UNITS, intervalMs, intervalParts } from './interval.js'
@@ -30,12 +30,24 @@ function parseJitter (value: unknown): number | null {
   return value
 }
 
-function parseBounds (fields: Record<string, unknown>, timezone: string): { start: number | null, end: number | null } {
-  const start = given(fields.start_date) ? parseDateInput(fields.start_date, timezone, 'start_date') : null
-  const end = given(fields.end_date) ? parseDateInput(fields.end_date, timezone, 'end_date') : null
+/** Reads a date field, noting in `offsets` the offset it was given with, if any. */
+function readDate (fields: Record<string, unknown>, field: keyof GivenOffsets, timezone: string, offsets: GivenOffsets, round: 'down' | 'up' = 'down'): number | null {
+  if (!given(fields[field])) return null
+  const { ms, offset } = readDateInput(fields[field], timezone, field, round)
+  if (offset !== null) offsets[field] = offset
+  return ms
+}
+
+function parseBounds (fields: Record<string, unknown>, timezone: string, offsets: GivenOffsets): { start: number | null, end: number | null } {
+  // Rounded up to the millisecond: a trigger never fires before its start_date.
+  const start = readDate(fields, 'start_date', timezone, offsets, 'up')
+  const end = readDate(fields, 'end_date', timezone, offsets)
   if (start !== null && end !== null && end < start) throw new ValidationError('end_date', 'must not be earlier than start_date')
   return { start, end }
 }
+
+/** `offsets` on a spec only when some date named one (older records have none). */
+const withOffsets = (offsets: GivenOffsets): { offsets?: GivenOffsets } => Object.keys(offsets).length > 0 ? { offsets } : {}
 
 /** Validate and normalise one trigger's fields. Throws ValidationError naming the offending field. */
 export function parseTriggerSpec (type: TriggerType, fields: Record<string, unknown>, ctx: TriggerContext): TriggerSpec {
@@ -52,9 +64,10 @@ export function parseTriggerSpec (type: TriggerType, fields: Record<string, unkn
     throw new ValidationError('timezone', `'${String(fields.timezone)}' is not a valid IANA time zone`)
   }
 
+  const offsets: GivenOffsets = {}
   if (type === 'date') {
-    const runDate = given(fields.run_date) ? parseDateInput(fields.run_date, timezone, 'run_date') : ctx.now
-    return { type, run_date: runDate, timezone }
+    const runDate = readDate(fields, 'run_date', timezone, offsets) ?? ctx.now
+    return { type, run_date: runDate, timezone, ...withOffsets(offsets) }
   }
 
   const jitter = parseJitter(fields.jitter)
@@ -68,14 +81,18 @@ export function parseTriggerSpec (type: TriggerType, fields: Record<string, unkn
     }
     const ms = intervalMs(parts)
     if (ms <= 0) {
-      const named = INTERVAL_UNITS.find(([unit]) => given(fields[unit]))?.[0] ?? 'seconds'
-      throw new ValidationError(named, 'the interval must be longer than zero (give weeks, days, hours, minutes and/or seconds)')
+      const named = INTERVAL_UNITS.find(([unit]) => given(fields[unit]))?.[0]
+      if (named === undefined) throw new ValidationError('seconds', 'the interval must be longer than zero: give weeks, days, hours, minutes and/or seconds')
+      const raw = INTERVAL_UNITS.reduce((sum, [unit, size]) => sum + parts[unit] * size, 0)
+      throw new ValidationError(named, raw > 0
+        ? `the interval is ${raw} ms, which rounds to 0: intervals are kept to the millisecond, so give at least 0.001 seconds`
+        : 'the interval must be longer than zero (give weeks, days, hours, minutes and/or seconds)')
     }
     if (ms > MAX_INSTANT) throw new ValidationError(INTERVAL_UNITS.find(([unit]) => parts[unit] > 0)![0], 'the interval is too long')
-    const { start, end } = parseBounds(fields, timezone)
+    const { start, end } = parseBounds(fields, timezone, offsets)
     const startDate = start ?? ctx.now + ms
     if (end !== null && end < startDate) throw new ValidationError('end_date', 'must not be earlier than start_date (by default now + interval)')
-    return { type, ...parts, start_date: startDate, end_date: end, jitter, timezone }
+    return { type, ...parts, start_date: startDate, end_date: end, jitter, timezone, ...withOffsets(offsets) }
   }
 
   // cron
@@ -94,8 +111,8 @@ export function parseTriggerSpec (type: TriggerType, fields: Record<string, unkn
     if (mixed.length > 0) throw new ValidationError('crontab', `cannot be combined with ${mixed.join(', ')}; use either crontab or the cron fields`)
     crontab = fields.crontab
   }
-  const { start, end } = parseBounds(fields, timezone)
-  const spec: CronTriggerSpec = { type, fields: cronFields, crontab, start_date: start, end_date: end, jitter, timezone }
+  const { start, end } = parseBounds(fields, timezone, offsets)
+  const spec: CronTriggerSpec = { type, fields: cronFields, crontab, start_date: start, end_date: end, jitter, timezone, origin: ctx.now, ...withOffsets(offsets) }
   if (compileCron(spec).first(ctx.now) === null) {
     throw new ValidationError('trigger', end !== null
       ? `cron expression never fires between now and end_date (${formatDate(end, timezone)})`
@@ -115,20 +132,22 @@ export function compileTrigger (spec: TriggerSpec): Trigger {
 /** The wire fields of a trigger (Flask-APScheduler's job_to_dict); the job layer adds timezone and jitter. */
 export function triggerToJSON (spec: TriggerSpec): Record<string, unknown> {
   const tz = spec.timezone
+  // Dates given with an explicit offset are written back with it (as upstream); others in the zone.
+  const date = (ms: number, field: keyof GivenOffsets): string => formatDate(ms, tz, spec.offsets?.[field] ?? null)
   switch (spec.type) {
     case 'date':
-      return { trigger: 'date', run_date: formatDate(spec.run_date, tz) }
+      return { trigger: 'date', run_date: date(spec.run_date, 'run_date') }
     case 'interval': {
-      const out: Record<string, unknown> = { trigger: 'interval', start_date: formatDate(spec.start_date, tz) }
-      if (spec.end_date !== null) out.end_date = formatDate(spec.end_date, tz)
+      const out: Record<string, unknown> = { trigger: 'interval', start_date: date(spec.start_date, 'start_date') }
+      if (spec.end_date !== null) out.end_date = date(spec.end_date, 'end_date')
       return { ...out, ...intervalParts(intervalMs(spec)) }
     }
     case 'cron': {
       const out: Record<string, unknown> = { trigger: 'cron' }
       if (spec.crontab !== null) out.crontab = spec.crontab
       for (const f of CRON_FIELDS) if (spec.fields[f] !== undefined) out[f] = spec.fields[f]
-      if (spec.start_date !== null) out.start_date = formatDate(spec.start_date, tz)
-      if (spec.end_date !== null) out.end_date = formatDate(spec.end_date, tz)
+      if (spec.start_date !== null) out.start_date = date(spec.start_date, 'start_date')
+      if (spec.end_date !== null) out.end_date = date(spec.end_date, 'end_date')
       return out
     }
   }

@@ -1,0 +1,227 @@
+--[[
+  Shared by every script (the loader puts it in front of each one).
+
+  KEYS[1] is always "<{prefix}>:jobs": every other key is built from the same hash-tagged prefix,
+  so a Redis Cluster keeps all of one scheduler's keys in one slot and routes the script there.
+
+  Layout (P = "{prefix}"):
+    P:jobs      hash   job id -> job record (JSON as written; version and next times overridden by P:jobst)
+    P:jobst     hash   job id -> "version\tnext_run_time\tnext_fire_time\tpaused\tgrace ms" ('' = null)
+    P:jobix     hash   job id -> JSON [task name, search key of the id, search key of the name]
+    P:list:<r>  zset   jobs of list rank r (0 scheduled with a next run, 1 without, 2 paused),
+                       score next_run_time (-inf when null): the listing order, with ties by id
+    P:flist:<r>:<task>  the same, per task name (the `func` filter)
+    P:sid, P:sname  zset  "<search key>\0<id>", score 0: prefix search by id and by name
+    P:overdue   zset   scheduled jobs, score next_run_time + grace: when /health calls them overdue
+    P:next      zset   unpaused, unclaimed jobs with a next_run_time: what can become due
+    P:claims    zset   claimed job id -> claim expiry
+    P:owners    hash   claimed job id -> claim owner
+    P:runs      hash   run id -> run record (JSON as first written)
+    P:runst     hash   run id -> "status\tscheduled_at\tstarted_at\tfinished_at\tduration_ms\tlag_ms\tnode(JSON)\tjob(JSON)\terror(JSON)"
+    P:running   zset   running run id -> lease expiry (+inf when none)
+    P:jrun:<job>  zset running run id -> lease expiry, per job (max_instances counts)
+    P:hist:<job>  zset all runs of a job, score 0, member "<scheduled>:<started>:<run id>" (history order)
+    P:state     string scheduler-wide state (JSON)
+    P:epoch     string a token written at first open: its absence means the data was lost
+    P:changes   pub/sub channel of change notices
+]]
+local rcall = redis.call
+local P = string.sub(KEYS[1], 1, -6)
+local K = {
+  jobs = KEYS[1], jobst = P .. ':jobst', jobix = P .. ':jobix', next = P .. ':next',
+  sid = P .. ':sid', sname = P .. ':sname', overdue = P .. ':overdue',
+  claims = P .. ':claims', owners = P .. ':owners', runs = P .. ':runs', runst = P .. ':runst',
+  running = P .. ':running', state = P .. ':state', changes = P .. ':changes'
+}
+local function histKey (jobId) return P .. ':hist:' .. jobId end
+local function jrunKey (jobId) return P .. ':jrun:' .. jobId end
+
+-- Epoch milliseconds as the server sees them.
+local function serverTime ()
+  local t = rcall('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- The instant a script judges by. With the server clock ruling ('1'), a caller whose clock runs
+-- ahead cannot make a fire due early or a lease lapse early: the earlier of the two wins.
+local function judgeNow (callerNow, serverClock)
+  local now = tonumber(callerNow)
+  if serverClock == '1' then
+    local server = serverTime()
+    if server < now then now = server end
+  end
+  return now
+end
+
+-- Numbers written back as text without exponent notation.
+local function num (n)
+  if n == math.floor(n) then return string.format('%.0f', n) end
+  return tostring(n)
+end
+
+local function split (s)
+  local out = {}
+  for field in string.gmatch(s .. '\t', '([^\t]*)\t') do out[#out + 1] = field end
+  return out
+end
+
+-- Job state: version, next_run_time, next_fire_time, paused, grace (ms, for /health).
+local function jobState (id)
+  local s = rcall('HGET', K.jobst, id)
+  if not s then return nil end
+  local f = split(s)
+  return { version = tonumber(f[1]), nrt = f[2], nft = f[3], paused = f[4], grace = f[5] }
+end
+
+local function rankOf (st)
+  if st.paused == '1' then return 2 end
+  if st.nrt == '' then return 1 end
+  return 0
+end
+
+-- The list, task and search indexes of a job (ix: { task, id key, name key }).
+local function indexJob (id, st, ix, add)
+  local rank = rankOf(st)
+  local lists = { P .. ':list:' .. rank, P .. ':flist:' .. rank .. ':' .. ix[1] }
+  if add then
+    local score = st.nrt == '' and '-inf' or st.nrt
+    for _, key in ipairs(lists) do rcall('ZADD', key, score, id) end
+    if rank == 0 then rcall('ZADD', K.overdue, tonumber(st.nrt) + tonumber(st.grace), id) end
+    rcall('ZADD', K.sid, 0, ix[2] .. '\0' .. id)
+    rcall('ZADD', K.sname, 0, ix[3] .. '\0' .. id)
+  else
+    for _, key in ipairs(lists) do rcall('ZREM', key, id) end
+    rcall('ZREM', K.overdue, id)
+    rcall('ZREM', K.sid, ix[2] .. '\0' .. id)
+    rcall('ZREM', K.sname, ix[3] .. '\0' .. id)
+  end
+end
+
+local function jobIndex (id)
+  local ix = rcall('HGET', K.jobix, id)
+  if not ix then return nil end
+  return cjson.decode(ix)
+end
+
+-- Writes a job's state and moves it in the indexes (old: its state before, or nil when new).
+local function writeJobState (id, st, old, ix)
+  if old ~= nil then indexJob(id, old, ix, false) end
+  rcall('HSET', K.jobst, id, num(st.version) .. '\t' .. st.nrt .. '\t' .. st.nft .. '\t' .. st.paused .. '\t' .. st.grace)
+  indexJob(id, st, ix, true)
+end
+
+-- Puts an unclaimed job where its state says: in P:next when it can become due.
+local function schedule (id, st)
+  if st.paused == '0' and st.nrt ~= '' then
+    rcall('ZADD', K.next, st.nrt, id)
+  else
+    rcall('ZREM', K.next, id)
+  end
+end
+
+local function dropClaim (id)
+  rcall('ZREM', K.claims, id)
+  rcall('HDEL', K.owners, id)
+end
+
+-- Run state fields, by position.
+local R_STATUS, R_SCHED, R_STARTED, R_FINISHED, R_DURATION, R_LAG, R_NODE, R_JOB, R_ERROR = 1, 2, 3, 4, 5, 6, 7, 8, 9
+
+local function runState (runId)
+  local s = rcall('HGET', K.runst, runId)
+  if not s then return nil end
+  local f = split(s)
+  f.jobId = cjson.decode(f[R_JOB])
+  return f
+end
+
+local function joinState (f)
+  return table.concat({ f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9] }, '\t')
+end
+
+-- History order: scheduled_at, then started_at (null first), then run id; fixed width so that
+-- the byte order of members is the time order.
+local function pad (v) return string.format('%017.0f', tonumber(v) + 1e15) end
+local function sortKey (runId, f)
+  local started = f[R_STARTED] == '' and '0' or ('1' .. pad(f[R_STARTED]))
+  return pad(f[R_SCHED]) .. ':' .. started .. ':' .. runId
+end
+
+local function dropRun (runId, f)
+  rcall('HDEL', K.runs, runId)
+  rcall('HDEL', K.runst, runId)
+  rcall('ZREM', histKey(f.jobId), sortKey(runId, f))
+  rcall('ZREM', K.running, runId)
+  rcall('ZREM', jrunKey(f.jobId), runId)
+end
+
+-- Stores a run (replacing one with the same id). lease: '' = none.
+local function putRun (runId, json, state, lease)
+  local old = runState(runId)
+  if old then dropRun(runId, old) end
+  local f = split(state)
+  f.jobId = cjson.decode(f[R_JOB])
+  rcall('HSET', K.runs, runId, json)
+  rcall('HSET', K.runst, runId, state)
+  rcall('ZADD', histKey(f.jobId), 0, sortKey(runId, f))
+  if f[R_STATUS] == 'running' then
+    local score = lease == '' and '+inf' or lease
+    rcall('ZADD', K.running, score, runId)
+    rcall('ZADD', jrunKey(f.jobId), score, runId)
+  end
+end
+
+local function runIdOf (member)
+  return string.match(member, '^[^:]*:[^:]*:(.*)$')
+end
+
+-- Drops a job's oldest finished runs until at most `limit` runs remain; running runs count but
+-- are never dropped.
+local function trim (jobId, limit)
+  if limit < 0 then return end
+  local key = histKey(jobId)
+  local excess = rcall('ZCARD', key) - limit
+  local offset = 0
+  while excess > 0 do
+    local batch = rcall('ZRANGE', key, offset, offset + 99)
+    if #batch == 0 then return end
+    for _, member in ipairs(batch) do
+      if excess <= 0 then return end
+      local runId = runIdOf(member)
+      local f = runState(runId)
+      if f and f[R_STATUS] ~= 'running' then
+        dropRun(runId, f)
+        excess = excess - 1
+      else
+        offset = offset + 1
+      end
+    end
+  end
+end
+
+-- Deletes a job with its finished history (running runs stay until they finish).
+local function deleteJob (id)
+  local st = jobState(id)
+  if st == nil then return false end
+  indexJob(id, st, jobIndex(id), false)
+  rcall('HDEL', K.jobs, id)
+  rcall('HDEL', K.jobst, id)
+  rcall('HDEL', K.jobix, id)
+  rcall('ZREM', K.next, id)
+  dropClaim(id)
+  local key = histKey(id)
+  for _, member in ipairs(rcall('ZRANGE', key, 0, -1)) do
+    local runId = runIdOf(member)
+    local f = runState(runId)
+    if f == nil then
+      rcall('ZREM', key, member)
+    elseif f[R_STATUS] ~= 'running' then
+      dropRun(runId, f)
+    end
+  end
+  return true
+end
+
+local function publish (message)
+  if message ~= '' then rcall('PUBLISH', K.changes, message) end
+end
