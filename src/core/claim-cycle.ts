@@ -148,6 +148,9 @@ export class ClaimCycle {
         // returned: fires that came due meanwhile run in this instance rather than meet it at max_instances.
         await this.#fire(store, jobstore, acquired, Math.max(now, storeNow(store, this.#c.clock)))
         if (acquired.length < limit || !this.#active) break
+        // Between batches, let timers, I/O and the runs just started have the event loop: an
+        // in-process store answers in microtasks, so a long run of batches would starve them.
+        await new Promise<void>((resolve) => setImmediate(resolve))
       }
     }
     // Paused, due jobs stay due: only a resume (notified) or the sleep cap wakes us.
