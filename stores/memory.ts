@@ -128,7 +128,7 @@ export class MemoryStore implements JobStore {
       for (const stored of scope.tree.keys(probe as StoredJob)) {
         if (stored.rank > hi || jobs.length >= limit) break
         if (skip > 0) { skip--; continue }
-        jobs.push(structuredClone(stored.job))
+        jobs.push(stored.job)
       }
     }
     return { jobs, total }
@@ -146,7 +146,7 @@ export class MemoryStore implements JobStore {
       }
     }
     const matches = [...found].sort(listOrder)
-    return { jobs: matches.slice(offset, offset + limit).map((s) => structuredClone(s.job)), total: matches.length }
+    return { jobs: matches.slice(offset, offset + limit).map((s) => s.job), total: matches.length }
   }
 
   async overdueJobs (now: number, limit: number): Promise<string[]> {
