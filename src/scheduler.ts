@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
 import { ClaimCycle } from './core/claim-cycle.js'
 import { newRun, runToInfo, type RunInfo } from './core/run-records.js'
-import { Runner } from './core/runner.js'
+import { Runner, type InFlight } from './core/runner.js'
 import { ConflictingIdError, JobNotFoundError, SchedulerStateError, ValidationError } from './errors.js'
 import { Executor } from './executor.js'
 import { jobToInfo, normalizeJob, patchJob, scheduleFromNow, type JobDefaults, type JobDefinition, type JobInfo, type NormalizeContext } from './job.js'
@@ -92,7 +92,7 @@ export class Scheduler extends EventEmitter {
     for (const [name, { maxConcurrency }] of Object.entries(config.executors)) {
       this.#executors.set(name, new Executor(name, maxConcurrency))
     }
-    const emit = (event: string, payload: unknown): void => { this.emit(event, payload) }
+    const emit = (event: string, payload: () => unknown): void => { if (this.listenerCount(event) > 0) this.emit(event, payload()) }
     this.#runner = new Runner({
       nodeId: this.nodeId,
       leaseMs: this.leaseMs,
@@ -153,10 +153,7 @@ export class Scheduler extends EventEmitter {
     for (const store of Object.values(this.#stores)) {
       store.attach?.({ log: this.#log, clock: this.clock })
       await store.open()
-      this.#unsubscribe.push(store.subscribe((change) => {
-        if (change.type === 'scheduler_state') this.#cycle.paused = change.paused
-        this.#cycle.wake()
-      }))
+      this.#unsubscribe.push(store.subscribe((change) => { this.#cycle.notify(store, change) }))
     }
     this.#opened = true
   }
@@ -361,10 +358,10 @@ export class Scheduler extends EventEmitter {
     const now = storeNow(found.store, this.clock)
     const run = newRun(found.record, now, now, 'manual', this.nodeId, this.leaseMs)
     await found.store.insertRuns([run], this.historyLimit)
-    const [done] = this.#runner.submit(found.store, found.jobstore, found.record, [{ run, dueAt: now }])
+    const [flight] = this.#runner.submit(found.store, found.jobstore, found.record, [{ run, dueAt: now }])
     const info = jobToInfo(found.record, found.jobstore)
     if (!wait) return { job: info, run_id: run.run_id }
-    const outcome = await done
+    const outcome = await (flight as InFlight).done()
     if (outcome.error !== null) throw Object.assign(new Error(outcome.error.message), { name: outcome.error.name, statusCode: 500 })
     return { job: (await this.getJob(id)) ?? info, run_id: run.run_id }
   }
@@ -381,7 +378,11 @@ export class Scheduler extends EventEmitter {
     if (!Number.isInteger(count) || count < 1 || count > 100) throw new ValidationError('count', 'must be an integer from 1 to 100')
     const found = await this.#find(id)
     if (found === null) throw new JobNotFoundError(id)
-    const { record } = found
+    return this.#fireTimes(found.record, count)
+  }
+
+  /** The next `count` fire times of a record (for a paused one: as if resumed now). */
+  #fireTimes (record: JobRecord, count: number): string[] {
     const trigger = compileTrigger(record.trigger)
     const out: string[] = []
     let at = record.paused ? trigger.first(this.#now()) : record.next_fire_time
@@ -414,14 +415,7 @@ export class Scheduler extends EventEmitter {
   previewJob (definition: unknown, count = 10): { job: JobInfo, next_run_times: string[] } {
     if (!Number.isInteger(count) || count < 1 || count > 100) throw new ValidationError('count', 'must be an integer from 1 to 100')
     const { record, jobstore } = normalizeJob(definition, 'api', this.#context())
-    const trigger = compileTrigger(record.trigger)
-    const out: string[] = []
-    let at = record.paused ? trigger.first(this.#now()) : record.next_fire_time
-    while (at !== null && out.length < count) {
-      out.push(formatDate(at, record.trigger.timezone))
-      at = trigger.next(at)
-    }
-    return { job: jobToInfo(record, jobstore), next_run_times: out }
+    return { job: jobToInfo(record, jobstore), next_run_times: this.#fireTimes(record, count) }
   }
 
   /** Jobs overdue by more than their misfire grace (a health signal), at most `limit` per store. */

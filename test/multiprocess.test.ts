@@ -31,16 +31,24 @@ describe('several OS processes sharing one SQLite file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'apsched-mp-'))
     const db = join(dir, 'shared.sqlite')
     try {
-      const start = Math.ceil(Date.now() / 1000) * 1000 + 4000 // leave both processes time to boot
-      const jobs = Array.from({ length: 50 }, (_, i) => ({
-        id: `job-${i}`, func: 'tick', trigger: 'interval', seconds: 1,
-        start_date: new Date(start).toISOString(), misfire_grace_time: 30, coalesce: false
-      }))
       const fires: Fire[] = []
-      const env = { DB: db, JOBS: JSON.stringify(jobs) }
+      const env = { DB: db, JOBS: '[]' }
       const a = startWorker({ ...env, NODE_ID: 'node-a' }, (f) => fires.push(f))
       const b = startWorker({ ...env, NODE_ID: 'node-b' }, (f) => fires.push(f))
       await Promise.all([a.ready, b.ready])
+      // The jobs are added once both processes are up, so the window does not depend on how long
+      // they took to boot on a loaded machine.
+      const firstFire = Math.ceil(Date.now() / 1000) * 1000 + 2000
+      const jobs = Array.from({ length: 50 }, (_, i) => ({
+        id: `job-${i}`, func: 'tick', trigger: 'interval', seconds: 1,
+        start_date: new Date(firstFire).toISOString(), misfire_grace_time: 30, coalesce: false
+      }))
+      const added = new Promise<void>((resolve) => a.child.on('message', (msg: { type: string }) => { if (msg.type === 'added') resolve() }))
+      a.child.send({ type: 'add', jobs })
+      await added
+      // A job added after its start_date first fires at the next interval from then (by the trigger's
+      // rules), so the window starts at the first fire time every job is sure to have.
+      const start = Math.max(firstFire, Math.ceil(Date.now() / 1000) * 1000)
       const windowEnd = start + 10_000
       await sleep(windowEnd - Date.now() + 1500)
       a.child.send({ type: 'stop' })
@@ -70,6 +78,44 @@ describe('several OS processes sharing one SQLite file', () => {
         assert.ok(runs.every((r) => r.status === 'success'))
       }
       await store.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('3 processes on one SQLite file: 150 jobs due each second, each fire once, spread over the processes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'apsched-spread-'))
+    const db = join(dir, 'shared.sqlite')
+    try {
+      const start = Math.ceil(Date.now() / 1000) * 1000 + 3000
+      const seconds = 4
+      const jobs = Array.from({ length: 150 }, (_, i) => ({
+        id: `job-${i}`, func: 'tick', trigger: 'interval', seconds: 1,
+        start_date: new Date(start).toISOString(), misfire_grace_time: 60, coalesce: false
+      }))
+      const fires: Fire[] = []
+      const env = { DB: db, JOBS: JSON.stringify(jobs) }
+      const nodes = ['node-a', 'node-b', 'node-c']
+      const workers = nodes.map((node) => startWorker({ ...env, NODE_ID: node }, (f) => fires.push(f)))
+      await Promise.all(workers.map((w) => w.ready))
+      // Measured from the first fire after every process is up (booting three may take a while).
+      const windowStart = start + Math.max(0, Math.ceil((Date.now() + 500 - start) / 1000)) * 1000
+      const windowEnd = windowStart + seconds * 1000
+      await sleep(windowEnd - Date.now() + 2000)
+      for (const w of workers) w.child.send({ type: 'stop' })
+      assert.deepEqual(await Promise.all(workers.map((w) => w.exited)), [0, 0, 0])
+
+      const inWindow = fires.filter((f) => f.scheduledAt >= windowStart && f.scheduledAt < windowEnd)
+      const keys = new Set(inWindow.map((f) => `${f.job}@${f.scheduledAt}`))
+      assert.equal(keys.size, inWindow.length, 'no (job, fire time) ran twice')
+      assert.equal(inWindow.length, jobs.length * seconds, 'every fire ran')
+      const byNode = nodes.map((node) => inWindow.filter((f) => f.node === node).length)
+      console.log(`# ${inWindow.length} fires over 3 processes: ${nodes.map((n, i) => `${n} ${byNode[i]}`).join(', ')}`)
+      // No process takes everything while the others idle: claims come in batches, so each
+      // process gets a share of the fires.
+      for (const [i, count] of byNode.entries()) {
+        assert.ok(count > 0, `${nodes[i]} ran none of the ${inWindow.length} fires (${byNode.join('/')})`)
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
