@@ -199,7 +199,10 @@ export class RedisStore implements JobStore {
     this.#offsetTimer.unref()
     client.on('ready', this.#onReady)
 
-    const sub: Client = (client as Redis).duplicate()
+    // Its own offline queue: after a reconnect ioredis resubscribes before the connection is ready.
+    const sub: Client = 'isCluster' in client && client.isCluster
+      ? (client as Cluster).duplicate(undefined, { enableOfflineQueue: true })
+      : (client as Redis).duplicate({ enableOfflineQueue: true })
     sub.on('error', () => {}) // reported through the main connection
     if (sub.status === 'wait') await sub.connect()
     else if (sub.status !== 'ready') await waitReady(sub, this.#commandTimeoutMs * 2)

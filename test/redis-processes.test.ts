@@ -72,7 +72,7 @@ describe('several OS processes sharing one Redis', () => {
           start_date: new Date(start).toISOString(), misfire_grace_time: GRACE_S, coalesce: false,
           // A run whose result is still being written (a busy machine) would make the next fire
           // a skipped max_instances fire: by design, and not what this test counts.
-          max_instances: 5
+          max_instances: 50
         })),
         ...Array.from({ length: ONE_SHOTS }, (_, i) => ({
           id: `once-${i}`, func: 'tick', trigger: 'date', run_date: new Date(oneShotAt).toISOString(), misfire_grace_time: GRACE_S

@@ -90,7 +90,9 @@ describe('the Redis server clock decides', () => {
 
   test('the store measures its offset to the server clock: store.now() is server time on a skewed machine', async () => {
     for (const skew of [5000, -5000]) {
-      const store = new RedisStore({ url: REDIS_URL, prefix: uniquePrefix('offset'), clock: offsetClock(skew) })
+      const prefix = uniquePrefix('offset')
+      prefixes.push(prefix)
+      const store = new RedisStore({ url: REDIS_URL, prefix, clock: offsetClock(skew) })
       await store.open()
       try {
         const before = await serverTime()
