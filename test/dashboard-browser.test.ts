@@ -84,7 +84,10 @@ async function focusOn (page: Page, id: string): Promise<void> {
 }
 
 async function shot (page: Page, name: string): Promise<void> {
+  // Without the passing notices, which would cover part of the page.
+  await page.evaluate("document.querySelector('.notices').style.visibility = 'hidden'")
   await page.screenshot({ path: new URL(name, SHOTS).pathname, fullPage: true })
+  await page.evaluate("document.querySelector('.notices').style.visibility = ''")
 }
 
 test('from the demo root page: add an interval job through the form, see it fire, pause it with a reason, run it now, edit it, delete it', async (t) => {
