@@ -31,16 +31,24 @@ describe('several OS processes sharing one SQLite file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'apsched-mp-'))
     const db = join(dir, 'shared.sqlite')
     try {
-      const start = Math.ceil(Date.now() / 1000) * 1000 + 4000 // leave both processes time to boot
-      const jobs = Array.from({ length: 50 }, (_, i) => ({
-        id: `job-${i}`, func: 'tick', trigger: 'interval', seconds: 1,
-        start_date: new Date(start).toISOString(), misfire_grace_time: 30, coalesce: false
-      }))
       const fires: Fire[] = []
-      const env = { DB: db, JOBS: JSON.stringify(jobs) }
+      const env = { DB: db, JOBS: '[]' }
       const a = startWorker({ ...env, NODE_ID: 'node-a' }, (f) => fires.push(f))
       const b = startWorker({ ...env, NODE_ID: 'node-b' }, (f) => fires.push(f))
       await Promise.all([a.ready, b.ready])
+      // The jobs are added once both processes are up, so the window does not depend on how long
+      // they took to boot on a loaded machine.
+      const firstFire = Math.ceil(Date.now() / 1000) * 1000 + 2000
+      const jobs = Array.from({ length: 50 }, (_, i) => ({
+        id: `job-${i}`, func: 'tick', trigger: 'interval', seconds: 1,
+        start_date: new Date(firstFire).toISOString(), misfire_grace_time: 30, coalesce: false
+      }))
+      const added = new Promise<void>((resolve) => a.child.on('message', (msg: { type: string }) => { if (msg.type === 'added') resolve() }))
+      a.child.send({ type: 'add', jobs })
+      await added
+      // A job added after its start_date first fires at the next interval from then (by the trigger's
+      // rules), so the window starts at the first fire time every job is sure to have.
+      const start = Math.max(firstFire, Math.ceil(Date.now() / 1000) * 1000)
       const windowEnd = start + 10_000
       await sleep(windowEnd - Date.now() + 1500)
       a.child.send({ type: 'stop' })
