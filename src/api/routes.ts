@@ -157,7 +157,14 @@ function schedulerRoutes (scheduler: Scheduler, options: ResolvedOptions): Route
       handler: async (_, reply) => {
         const stores = await scheduler.storeProblems()
         if (Object.keys(stores).length > 0) return reply.code(503).send({ status: 'store_unavailable', overdue: [], stores })
-        const overdue = await scheduler.overdueJobs()
+        let overdue: string[]
+        try {
+          overdue = await scheduler.overdueJobs()
+        } catch (err) {
+          // A store that failed just now, before its health said so.
+          if ((err as { statusCode?: number }).statusCode !== 503) throw err
+          return reply.code(503).send({ status: 'store_unavailable', overdue: [], stores: { default: (err as Error).message } })
+        }
         return reply.code(overdue.length > 0 ? 503 : 200).send({ status: overdue.length > 0 ? 'overdue' : 'ok', overdue })
       }
     },
