@@ -84,7 +84,10 @@ async function focusOn (page: Page, id: string): Promise<void> {
 }
 
 async function shot (page: Page, name: string): Promise<void> {
+  // Without the passing notices, which would cover part of the page.
+  await page.evaluate("document.querySelector('.notices').style.visibility = 'hidden'")
   await page.screenshot({ path: new URL(name, SHOTS).pathname, fullPage: true })
+  await page.evaluate("document.querySelector('.notices').style.visibility = ''")
 }
 
 test('from the demo root page: add an interval job through the form, see it fire, pause it with a reason, run it now, edit it, delete it', async (t) => {
@@ -242,7 +245,7 @@ test('the form shows the server error next to the field it names, and scheduler-
   }
 })
 
-test('with auth on, the dashboard is refused without credentials and works with them', async () => {
+test('with auth on, the dashboard is refused without credentials and works with them, showing changes and failures from elsewhere live', async () => {
   const refused = await open({ store: new MemoryStore(), password: 's3cret' })
   try {
     // Chromium fails a navigation answered by a 401 challenge it has no credentials for.
@@ -271,6 +274,18 @@ test('with auth on, the dashboard is refused without credentials and works with 
     await page.getByRole('button', { name: 'Pause job' }).click()
     await page.locator('.state .badge.paused').waitFor()
     assert.equal((await app.scheduler.getJob('report'))?.paused, true)
+
+    // Changes made elsewhere (code, another worker) show up without a reload; failures with their stack.
+    await app.scheduler.resumeJob('report')
+    await page.locator('.state .badge.scheduled').waitFor()
+    app.scheduler.task('boom', () => { throw new Error('the disk is full') })
+    await app.scheduler.addJob({ id: 'breaks', func: 'boom', trigger: 'interval', seconds: 1 })
+    await page.getByRole('link', { name: 'All jobs' }).click()
+    const row = page.locator('tr[data-job-id="breaks"]')
+    await row.locator('.badge.run-error').waitFor({ timeout: 10_000 })
+    await row.getByRole('link', { name: 'breaks' }).click()
+    await page.locator('table.runs summary', { hasText: 'the disk is full' }).first().click()
+    assert.match(await page.locator('table.runs details[open] pre').first().innerText(), /Error: the disk is full\n\s+at /)
     assert.deepEqual(errors, [], 'no console errors')
   } finally {
     await close()
