@@ -138,8 +138,9 @@ export function cronWords (job) {
 
 /** The trigger in words, with the zone where it matters. */
 export function triggerWords (job) {
-  if (job.trigger === 'interval') return intervalWords(job)
-  if (job.trigger === 'cron') return `${cronWords(job)} (${job.timezone})`
+  const until = job.end_date === undefined ? '' : `, until ${absolute(job.end_date, job.timezone)}`
+  if (job.trigger === 'interval') return intervalWords(job) + until
+  if (job.trigger === 'cron') return `${cronWords(job)} (${job.timezone})${until}`
   if (job.trigger === 'date') return `once, at ${absolute(job.run_date ?? job.next_run_time, job.timezone)}`
   return job.trigger
 }
