@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
 import { ClaimCycle } from './core/claim-cycle.js'
 import { newRun, runToInfo, type RunInfo } from './core/run-records.js'
-import { Runner } from './core/runner.js'
+import { Runner, type InFlight } from './core/runner.js'
 import { ConflictingIdError, JobNotFoundError, SchedulerStateError, ValidationError } from './errors.js'
 import { Executor } from './executor.js'
 import { jobToInfo, normalizeJob, patchJob, scheduleFromNow, type JobDefaults, type JobDefinition, type JobInfo, type NormalizeContext } from './job.js'
@@ -92,7 +92,7 @@ export class Scheduler extends EventEmitter {
     for (const [name, { maxConcurrency }] of Object.entries(config.executors)) {
       this.#executors.set(name, new Executor(name, maxConcurrency))
     }
-    const emit = (event: string, payload: unknown): void => { this.emit(event, payload) }
+    const emit = (event: string, payload: () => unknown): void => { if (this.listenerCount(event) > 0) this.emit(event, payload()) }
     this.#runner = new Runner({
       nodeId: this.nodeId,
       leaseMs: this.leaseMs,
@@ -152,10 +152,7 @@ export class Scheduler extends EventEmitter {
     if (this.#opened) return
     for (const store of Object.values(this.#stores)) {
       await store.open()
-      this.#unsubscribe.push(store.subscribe((change) => {
-        if (change.type === 'scheduler_state') this.#cycle.paused = change.paused
-        this.#cycle.wake()
-      }))
+      this.#unsubscribe.push(store.subscribe((change) => { this.#cycle.notify(store, change) }))
     }
     this.#opened = true
   }
@@ -360,10 +357,10 @@ export class Scheduler extends EventEmitter {
     const now = storeNow(found.store, this.clock)
     const run = newRun(found.record, now, now, 'manual', this.nodeId, this.leaseMs)
     await found.store.insertRuns([run], this.historyLimit)
-    const [done] = this.#runner.submit(found.store, found.jobstore, found.record, [{ run, dueAt: now }])
+    const [flight] = this.#runner.submit(found.store, found.jobstore, found.record, [{ run, dueAt: now }])
     const info = jobToInfo(found.record, found.jobstore)
     if (!wait) return { job: info, run_id: run.run_id }
-    const outcome = await done
+    const outcome = await (flight as InFlight).done()
     if (outcome.error !== null) throw Object.assign(new Error(outcome.error.message), { name: outcome.error.name, statusCode: 500 })
     return { job: (await this.getJob(id)) ?? info, run_id: run.run_id }
   }
