@@ -45,7 +45,7 @@ export const scenarios: Scenario[] = [
     adapters: ALL,
     // A grace long enough that every one-shot runs however late: the figure is when the last one started.
     params: (quick) => ({ kind: 'once', jobs: quick ? 500 : 20_000, leadMs: 3000, settleMs: 60_000, addTimeoutMs: 120_000, graceSeconds: 3600 }),
-    defaultRuns: 3,
+    defaultRuns: 1,
     timeoutMs: 400_000
   },
   {
