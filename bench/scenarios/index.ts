@@ -10,7 +10,7 @@ export interface Scenario {
   /** Adapters in the order they alternate: ours first, then peers; the harness interleaves them. */
   adapters: string[]
   params: (quick: boolean) => FireParams | ProcessesParams | SizeParams | ApiParams
-  /** Runs per adapter unless --runs says otherwise (chosen so the full default run takes about 15 minutes). */
+  /** Runs per adapter unless --runs says otherwise (one each: the full default run already takes 25-30 minutes). */
   defaultRuns: number
   /** The child is killed after this long (ms). */
   timeoutMs: number
