@@ -102,7 +102,7 @@ export const Job = Type.Object({
   misfire_grace_time: Nullable(Type.Number()),
   coalesce: Type.Boolean(),
   max_instances: Type.Integer(),
-  next_run_time: Nullable(Type.String(), 'ISO 8601 in the job timezone; null when paused'),
+  next_run_time: Nullable(Type.String(), 'ISO 8601 in the job timezone (with its own offset when it was given with one); null when paused'),
   paused: Type.Boolean(),
   paused_reason: Nullable(Type.String()),
   source: Type.Union([Type.Literal('config'), Type.Literal('api'), Type.Literal('code')]),
@@ -143,8 +143,11 @@ export const SchedulerInfo = Type.Object({
 }, { additionalProperties: false })
 
 export const Health = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('overdue')]),
-  overdue: Type.Array(Type.String(), { description: 'Ids of jobs overdue by more than their grace' })
+  status: Type.Union([Type.Literal('ok'), Type.Literal('overdue'), Type.Literal('store_unavailable')]),
+  overdue: Type.Array(Type.String(), { description: 'Ids of jobs overdue by more than their grace' }),
+  stores: Type.Optional(Type.Record(Type.String(), Type.String(), {
+    description: 'Job stores that are not usable (unreachable, or their data was lost), by alias, with the reason'
+  }))
 }, { additionalProperties: false })
 
 export const ErrorBody = Type.Object({
