@@ -4,7 +4,7 @@
  * scenario (medians of the runs, ratios to the best peer of the same run, pass/fail against the
  * targets) and writes everything to bench/results/<timestamp>.json.
  *
- *   npm run bench                              # all scenarios, default runs (about 15 minutes)
+ *   npm run bench                              # all scenarios, one run each (25-30 minutes, half of it S6's million jobs)
  *   npm run bench -- --only S1,S3 --runs 3     # some scenarios, median of 3 runs each
  *   npm run bench -- --quick                   # short and small: a smoke test of the harness
  *   npm run bench -- --adapters ours-memory,croner
