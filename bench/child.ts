@@ -11,13 +11,13 @@ import { runProcesses, type ProcessesParams } from './scenarios/processes.js'
 import { runSize, type SizeParams } from './scenarios/size.js'
 import { runApi, type ApiParams } from './scenarios/api.js'
 
-const { scenario, adapter, params } = JSON.parse(process.argv[2] ?? '{}') as { scenario: string, adapter: string, params: unknown }
+const { scenario, adapter, params, starvedFile } = JSON.parse(process.argv[2] ?? '{}') as { scenario: string, adapter: string, params: unknown, starvedFile?: string }
 const dir = mkdtempSync(join(tmpdir(), 'apsched-bench-'))
 let result: Record<string, unknown>
 try {
   switch (scenario) {
     case 'S1': case 'S2': case 'S3': case 'S5':
-      result = await runFires(adapter, params as FireParams, dir); break
+      result = await runFires(adapter, params as FireParams, dir, starvedFile); break
     case 'S4':
       result = await runProcesses(adapter, params as ProcessesParams, dir); break
     case 'S6':

@@ -10,8 +10,9 @@
  *   npm run bench -- --adapters ours-memory,croner
  */
 import { fork } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, totalmem } from 'node:os'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { adapterInfo } from './adapters/index.js'
 import { medianFigures, table, type RunRecord } from './report.js'
@@ -39,17 +40,29 @@ const quick = args.quick
 const CHILD = new URL('./child.ts', import.meta.url).pathname
 
 /** Runs one scenario on one adapter in a fresh process; a child that overruns its time is killed. */
+let childSeq = 0
 async function runChild (scenario: string, adapter: string, params: unknown, timeoutMs: number): Promise<Figures> {
-  const child = fork(CHILD, [JSON.stringify({ scenario, adapter, params })], {
+  // Where the child's watchdog thread writes its figures when the main thread is starved.
+  const starvedFile = join(tmpdir(), `apsched-bench-${process.pid}-${childSeq++}.json`)
+  const child = fork(CHILD, [JSON.stringify({ scenario, adapter, params, starvedFile })], {
     execArgv: ['--expose-gc', '--max-old-space-size=8192', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   return await new Promise<Figures>((resolve) => {
     let result: Figures | null = null
     const timer = setTimeout(() => { child.kill('SIGKILL'); result ??= { error: `timed out after ${timeoutMs / 1000} s` } }, timeoutMs)
+    const watch = setInterval(() => {
+      if (result !== null || !existsSync(starvedFile)) return
+      try {
+        result = JSON.parse(readFileSync(starvedFile, 'utf8')) as Figures
+        child.kill('SIGKILL')
+      } catch { /* written but not complete yet: next tick */ }
+    }, 1000)
     child.on('message', (msg: { type: string, result: Figures }) => { if (msg.type === 'result') result = msg.result })
     child.on('exit', (code, signal) => {
       clearTimeout(timer)
+      clearInterval(watch)
+      rmSync(starvedFile, { force: true })
       resolve(result ?? { error: `child exited with ${code ?? signal ?? '?'} without a result` })
     })
   })

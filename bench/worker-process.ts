@@ -11,14 +11,14 @@ const send = (msg: Record<string, unknown>): void => { process.send?.(msg) }
 
 try {
   const adapter = await adapterInfo(name).create()
-  const log = new FireLog()
+  const log = new FireLog(jobs * 600)
   await adapter.open({ dir, shared, node, onFire: log.record })
   await addInBatches(adapter, Array.from({ length: jobs }, (_, n) => ({ kind: 'cron-second' as const, n })), 120_000)
   await adapter.start()
   process.on('message', (msg: { type: string }) => {
     if (msg.type !== 'stop') return
     void adapter.close().finally(() => {
-      send({ type: 'fires', node, fires: { n: log.n, due: log.due, start: log.start } })
+      send({ type: 'fires', node, fires: log.toJSON() })
       process.disconnect()
     })
   })

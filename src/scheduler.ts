@@ -380,7 +380,11 @@ export class Scheduler extends EventEmitter {
     if (!Number.isInteger(count) || count < 1 || count > 100) throw new ValidationError('count', 'must be an integer from 1 to 100')
     const found = await this.#find(id)
     if (found === null) throw new JobNotFoundError(id)
-    const { record } = found
+    return this.#fireTimes(found.record, count)
+  }
+
+  /** The next `count` fire times of a record (for a paused one: as if resumed now). */
+  #fireTimes (record: JobRecord, count: number): string[] {
     const trigger = compileTrigger(record.trigger)
     const out: string[] = []
     let at = record.paused ? trigger.first(this.clock.now()) : record.next_fire_time
@@ -398,14 +402,7 @@ export class Scheduler extends EventEmitter {
   previewJob (definition: unknown, count = 10): { job: JobInfo, next_run_times: string[] } {
     if (!Number.isInteger(count) || count < 1 || count > 100) throw new ValidationError('count', 'must be an integer from 1 to 100')
     const { record, jobstore } = normalizeJob(definition, 'api', this.#context())
-    const trigger = compileTrigger(record.trigger)
-    const out: string[] = []
-    let at = record.paused ? trigger.first(this.clock.now()) : record.next_fire_time
-    while (at !== null && out.length < count) {
-      out.push(formatDate(at, record.trigger.timezone))
-      at = trigger.next(at)
-    }
-    return { job: jobToInfo(record, jobstore), next_run_times: out }
+    return { job: jobToInfo(record, jobstore), next_run_times: this.#fireTimes(record, count) }
   }
 
   /** Jobs overdue by more than their misfire grace (a health signal), at most `limit` per store. */

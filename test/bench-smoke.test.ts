@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { adapters } from '../bench/adapters/index.js'
 import { runFires, type FireParams } from '../bench/scenarios/fires.js'
 
-const tiny: FireParams = { kind: 'once', jobs: 3, leadMs: 300, settleMs: 5000, addTimeoutMs: 5000, graceSeconds: 60 }
+const tiny: FireParams = { kind: 'once', jobs: 3, leadMs: 1500, settleMs: 5000, addTimeoutMs: 5000, graceSeconds: 60 }
 
 test('a tiny one-shot scenario runs through every adapter and records every fire', async () => {
   const dirs: string[] = []
@@ -21,7 +21,10 @@ test('a tiny one-shot scenario runs through every adapter and records every fire
     const results = await Promise.all(adapters.map(async (info) => {
       const dir = mkdtempSync(join(tmpdir(), 'apsched-bench-smoke-'))
       dirs.push(dir)
-      return { name: info.name, result: await runFires(info.name, tiny, dir) }
+      let result = await runFires(info.name, tiny, dir)
+      // A loaded machine can make adding outlast the lead; the harness then retries with a longer one, and so does this.
+      if (result.overrun === true) result = await runFires(info.name, { ...tiny, leadMs: Number(result.addMs) * 2 + 3000 }, dir)
+      return { name: info.name, result }
     }))
     for (const { name, result } of results) {
       assert.equal(result.error, undefined, `${name}: ${String(result.error)}`)

@@ -136,3 +136,10 @@ test('POST P/runs/latest gives each job its newest finished run and the runs in 
   release()
   await app.close()
 })
+
+test('the package ships ui/ and has the libraries the page loads as dependencies (no build step)', async () => {
+  const { readFileSync } = await import('node:fs')
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { files: string[], dependencies: Record<string, string> }
+  assert.ok(pkg.files.includes('ui'))
+  for (const name of ['preact', 'htm', 'cronstrue']) assert.ok(pkg.dependencies[name] !== undefined, name)
+})

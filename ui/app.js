@@ -1,12 +1,12 @@
 // The dashboard: a header with the scheduler's state and a view picked from the URL hash.
 import { render } from 'preact'
-import { useEffect, useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { bucketQuantile, call, get, parseMetrics, post } from './api.js'
 import { duration } from './format.js'
 import { JobForm } from './form.js'
 import { JobPage } from './job.js'
 import { JobList } from './list.js'
-import { html, Notices, notify, usePoll, useHash } from './lib.js'
+import { focusNextTitle, html, Notices, notify, Title, usePoll, useHash } from './lib.js'
 
 function SchedulerBar ({ info, onChange }) {
   const [busy, setBusy] = useState(false)
@@ -88,17 +88,20 @@ function skipToContent (event) {
 
 function App () {
   const hash = useHash()
+  const lastHash = useRef(hash)
   const info = usePoll(() => get('/'), [])
   const r = route(hash)
   const [listState, setListState] = useState({ q: '', state: '', func: '', offset: 0, limit: 50 })
-  // Move focus to the new view's heading, so keyboard and screen-reader users land on it.
-  useEffect(() => { document.querySelector('main h1')?.focus() }, [hash])
+  if (hash !== lastHash.current) { // a new view: its heading takes the focus once it shows
+    lastHash.current = hash
+    focusNextTitle()
+  }
   let view
   if (r.view === 'list') view = html`<${JobList} query=${listState} setQuery=${setListState} timezone=${info.data?.timezone} />`
   else if (r.view === 'job') view = html`<${JobPage} key=${r.id} id=${r.id} />`
   else if (r.view === 'new') view = html`<${JobForm} key="new" timezone=${info.data?.timezone} />`
   else if (r.view === 'edit') view = html`<${JobForm} key=${`edit:${r.id}`} id=${r.id} timezone=${info.data?.timezone} />`
-  else view = html`<h1 tabindex="-1">Not found</h1><p><a href="#/">Back to all jobs</a></p>`
+  else view = html`<${Title}>Not found<//><p><a href="#/">Back to all jobs</a></p>`
   return html`
     <a class="skip" href="#/" onClick=${skipToContent}>Skip to content</a>
     <${Header} info=${info} onChange=${info.reload} />

@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { call, get, jobPath } from './api.js'
 import { absolute, relative, triggerWords, wallTimeInput } from './format.js'
-import { html, notify, useNow, usePoll } from './lib.js'
+import { html, notify, Title, useNow, usePoll } from './lib.js'
 
 const UNITS = ['weeks', 'days', 'hours', 'minutes', 'seconds']
 const CRON = ['year', 'month', 'day', 'week', 'day_of_week', 'hour', 'minute', 'second']
@@ -223,7 +223,7 @@ export function JobForm ({ id, timezone }) {
     }
   }
 
-  if (loadError !== null) return html`<h1 tabindex="-1">Edit job</h1><p class="error" role="alert">${loadError.message}</p><p><a href="#/">Back to all jobs</a></p>`
+  if (loadError !== null) return html`<${Title}>Edit job<//><p class="error" role="alert">${loadError.message}</p><p><a href="#/">Back to all jobs</a></p>`
   if (editing && original === null) return html`<h1 tabindex="-1">Edit job</h1><p class="muted" aria-busy="true">Loading…</p>`
 
   const funcError = fieldError('func')
@@ -231,7 +231,7 @@ export function JobForm ({ id, timezone }) {
   const funcHint = tasks.data !== undefined && taskNames.length === 0 ? 'No tasks are registered: a job can only run a task given in the tasks option.' : undefined
   return html`<section aria-labelledby="form-title">
     <p class="crumbs"><a href=${editing ? `#${jobPath(id)}` : '#/'}>${editing ? original.name : 'All jobs'}</a></p>
-    <h1 id="form-title" tabindex="-1">${editing ? `Edit ${original.name}` : 'Add a job'}</h1>
+    <${Title} id="form-title">${editing ? `Edit ${original.name}` : 'Add a job'}<//>
     <div class="form-layout">
     <form ref=${formRef} class="job-form" onSubmit=${submit} novalidate>
       <fieldset><legend>Job</legend>

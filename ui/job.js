@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks'
 import { call, get, jobPath, post } from './api.js'
 import { absolute, cronFields, duration, relative, triggerWords } from './format.js'
-import { Dialog, html, notify, useNow, usePoll } from './lib.js'
+import { Dialog, html, notify, Title, useNow, usePoll } from './lib.js'
 import { RunBadge, StateBadge } from './list.js'
 
 const TRIGGER_KEYS = {
@@ -155,14 +155,14 @@ export function JobPage ({ id }) {
   if (page.data === undefined) {
     return page.error === null
       ? html`<h1 tabindex="-1">Job</h1><p class="muted" aria-busy="true">Loading…</p>`
-      : html`<h1 tabindex="-1">Job</h1><p class="error" role="alert">${page.error.status === 404 ? 'This job does not exist (any more).' : page.error.message}</p><p><a href="#/">Back to all jobs</a></p>`
+      : html`<${Title}>Job<//><p class="error" role="alert">${page.error.status === 404 ? 'This job does not exist (any more).' : page.error.message}</p><p><a href="#/">Back to all jobs</a></p>`
   }
   const { job, runs, next } = page.data
   const running = runs.filter((r) => r.status === 'running').length
   const gone = page.error?.status === 404
   return html`<article aria-labelledby="job-title">
     <p class="crumbs"><a href="#/">All jobs</a></p>
-    <h1 id="job-title" tabindex="-1">${job.name}</h1>
+    <${Title} id="job-title">${job.name}<//>
     ${gone ? html`<p class="error" role="alert">This job was removed.</p>` : null}
     <p class="state"><${StateBadge} job=${job} running=${running} />
       ${job.next_run_time === null ? null : html` next run <strong>${relative(job.next_run_time, now)}</strong>, ${absolute(job.next_run_time, job.timezone)}`}</p>

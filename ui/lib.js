@@ -80,6 +80,19 @@ export function Dialog ({ open, title, onClose, children }) {
   </dialog>`
 }
 
+// After a change of view, the first view heading to appear takes the focus, so keyboard and
+// screen-reader users land on it (loading placeholders do not take it).
+let focusPending = false
+export function focusNextTitle () { focusPending = true }
+
+export function Title ({ id, children }) {
+  const ref = useRef(null)
+  useEffect(() => {
+    if (focusPending && ref.current !== null) { focusPending = false; ref.current.focus() }
+  }, [])
+  return html`<h1 id=${id} tabindex="-1" ref=${ref}>${children}</h1>`
+}
+
 export function useHash () {
   const [hash, setHash] = useState(location.hash)
   useEffect(() => {

@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { call, get, jobPath, post } from './api.js'
 import { absolute, relative, triggerWords } from './format.js'
-import { html, useNow, usePoll } from './lib.js'
+import { html, Title, useNow, usePoll } from './lib.js'
 
 export function StateBadge ({ job, running }) {
   if (running > 0) return html`<span class="badge running">running now</span>`
@@ -38,7 +38,7 @@ export function JobList ({ query, setQuery }) {
   const [search, setSearch] = useState(query.q)
   // Search as you type, once typing pauses.
   useEffect(() => {
-    const t = setTimeout(() => { if (search !== query.q) setQuery({ ...query, q: search, offset: 0 }) }, 250)
+    const t = setTimeout(() => setQuery((cur) => (cur.q === search ? cur : { ...cur, q: search, offset: 0 })), 250)
     return () => clearTimeout(t)
   }, [search])
   const tasks = usePoll(() => get('/tasks'), [], 30_000)
@@ -48,19 +48,24 @@ export function JobList ({ query, setQuery }) {
     if (query.state !== '') params.set('state', query.state)
     if (query.func !== '') params.set('func', query.func)
     const res = await call('GET', `/jobs?${params}`)
-    const jobs = res.data
-    const latest = jobs.length === 0 ? [] : await post('/runs/latest', { job_ids: jobs.map((j) => j.id) })
-    return { jobs, total: res.total ?? jobs.length, latest: new Map(latest.map((l) => [l.job_id, l])), key: params.toString() }
+    return { jobs: res.data, total: res.total ?? res.data.length }
   }, [query.q, query.state, query.func, query.offset, query.limit])
+  // The rows show first; their latest runs follow in a second request.
+  const ids = (page.data?.jobs ?? []).map((j) => j.id)
+  const idsKey = JSON.stringify(ids)
+  const runs = usePoll(async () => {
+    const latest = ids.length === 0 ? [] : await post('/runs/latest', { job_ids: ids })
+    return new Map(latest.map((l) => [l.job_id, l]))
+  }, [idsKey])
 
-  const set = (change) => setQuery({ ...query, offset: 0, ...change })
+  const set = (change) => setQuery((cur) => ({ ...cur, offset: 0, ...change }))
   const data = page.data
   const total = data?.total ?? 0
   const first = total === 0 ? 0 : query.offset + 1
   const last = Math.min(query.offset + query.limit, total)
 
   return html`<section aria-labelledby="jobs-title">
-    <h1 id="jobs-title" tabindex="-1">Jobs</h1>
+    <${Title} id="jobs-title">Jobs<//>
     <form class="toolbar" role="search" onSubmit=${(e) => { e.preventDefault(); set({ q: search }) }}>
       <label>Search <input type="search" name="q" value=${search} placeholder="id or name starts with…"
         onInput=${(e) => setSearch(e.currentTarget.value)} /></label>
@@ -86,22 +91,22 @@ export function JobList ({ query, setQuery }) {
           <tbody>
             ${data.jobs.length === 0 ? html`<tr><td colspan="6" class="muted">No jobs match.</td></tr>` : null}
             ${data.jobs.map((job) => {
-              const latest = data.latest.get(job.id)
+              const latest = runs.data?.get(job.id)
               return html`<tr key=${job.id} data-job-id=${job.id}>
                 <td><a href=${`#${jobPath(job.id)}`}>${job.name}</a>${job.name === job.id ? null : html`<span class="abs"><code>${job.id}</code></span>`}</td>
                 <td><code>${job.func}</code></td>
                 <td>${triggerWords(job)}</td>
                 <td><${StateBadge} job=${job} running=${latest?.running ?? 0} /></td>
                 <td><${NextRun} job=${job} now=${now} /></td>
-                <td><${LastRun} run=${latest?.last_run} job=${job} now=${now} /></td>
+                <td>${runs.data === undefined ? html`<span class="muted">…</span>` : html`<${LastRun} run=${latest?.last_run} job=${job} now=${now} />`}</td>
               </tr>`
             })}
           </tbody>
         </table></div>
         <nav class="pager" aria-label="Pages">
           <p id="jobs-count">${first.toLocaleString('en')}–${last.toLocaleString('en')} of ${total.toLocaleString('en')} jobs</p>
-          <button type="button" disabled=${query.offset === 0} onClick=${() => setQuery({ ...query, offset: Math.max(0, query.offset - query.limit) })}>Previous</button>
-          <button type="button" disabled=${last >= total} onClick=${() => setQuery({ ...query, offset: query.offset + query.limit })}>Next</button>
+          <button type="button" disabled=${query.offset === 0} onClick=${() => setQuery((cur) => ({ ...cur, offset: Math.max(0, cur.offset - cur.limit) }))}>Previous</button>
+          <button type="button" disabled=${last >= total} onClick=${() => setQuery((cur) => ({ ...cur, offset: cur.offset + cur.limit }))}>Next</button>
         </nav>`}
   </section>`
 }

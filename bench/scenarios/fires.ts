@@ -2,6 +2,8 @@
  * Single-process fire scenarios: N jobs of one kind on one adapter, fires recorded from inside the
  * task. S1/S2: per-second cron; S3: one-shots at one instant; S5: every-N-ms intervals.
  */
+import { Worker } from 'node:worker_threads'
+import { join } from 'node:path'
 import { adapterInfo } from '../adapters/index.js'
 import type { Adapter, JobSpec } from '../adapters/types.js'
 import { analyseOnce, analyseRecurring, driftPerPeriod } from '../lib/analyse.js'
@@ -55,11 +57,19 @@ async function closeWithin (adapter: Adapter, ms: number): Promise<boolean> {
   return ok
 }
 
-export async function runFires (adapterName: string, p: FireParams, dir: string): Promise<Record<string, unknown>> {
+export async function runFires (adapterName: string, p: FireParams, dir: string, starvedFile = join(dir, 'starved.json')): Promise<Record<string, unknown>> {
   const info = adapterInfo(adapterName)
   if (!info.kinds.includes(p.kind)) return { skipped: `${adapterName} has no ${p.kind} jobs` }
   const adapter = await info.create()
-  const log = new FireLog()
+  const periodMs = p.kind === 'interval' ? (p.everyMs ?? 1000) : 1000
+  const periods = p.kind === 'once' ? 1 : Math.ceil(((p.seconds ?? 10) * 1000 + (p.warmupMs ?? 0) + p.settleMs + (p.leadMs ?? 0) + 60_000) / periodMs)
+  const log = new FireLog(Math.min(p.jobs * periods, 20_000_000))
+  const meta = new Float64Array(new SharedArrayBuffer(5 * 8))
+  const watchdog = new Worker(new URL('../lib/watchdog-boot.mjs', import.meta.url), {
+    workerData: { buffers: log.buffers, meta: meta.buffer, kind: p.kind, jobs: p.jobs, periodMs, graceMs: p.settleMs + 15_000, file: starvedFile }
+  })
+  watchdog.unref()
+  watchdog.on('error', (err) => { console.error(`bench watchdog: ${err.message}`) })
   await adapter.open({ dir, shared: '', node: 'bench-0', onFire: log.record, misfireGraceSeconds: p.graceSeconds })
   const firstAt = Math.ceil((nowMs() + (p.leadMs ?? 0)) / 1000) * 1000
   const specs: JobSpec[] = Array.from({ length: p.jobs }, (_, n): JobSpec =>
@@ -71,22 +81,25 @@ export async function runFires (adapterName: string, p: FireParams, dir: string)
   const rss = rssSampler()
   try {
     result.addMs = await addInBatches(adapter, specs, p.addTimeoutMs)
-    await adapter.start()
-    const started = nowMs()
-    if (p.kind !== 'cron-second' && started > firstAt - 100) {
+    meta[4] = result.addMs as number
+    // The window is fixed before starting: a scheduler that keeps the event loop busy from its
+    // first pass on may not give control back, and the watchdog needs the window to report.
+    const origin = p.kind === 'cron-second' ? Math.ceil(nowMs() / 1000) * 1000 : firstAt
+    const from = origin + Math.ceil((p.warmupMs ?? 0) / periodMs) * periodMs
+    const to = from + (p.seconds ?? 10) * 1000
+    if (p.kind === 'once') meta[2] = firstAt
+    else { meta[0] = from; meta[1] = to }
+    if (p.kind !== 'cron-second' && nowMs() > firstAt - 100) {
       // Adding ran into the first fire: the figures would measure the adding. The harness retries with a longer lead.
       return { ...result, overrun: true }
     }
     const cpu0 = process.cpuUsage()
+    await adapter.start()
     if (p.kind === 'once') {
       const deadline = firstAt + p.settleMs
-      while (new Set(log.n).size < p.jobs && nowMs() < deadline) await sleep(50)
+      while (log.distinctJobs() < p.jobs && nowMs() < deadline) await sleep(50)
       Object.assign(result, analyseOnce(log, { jobs: p.jobs, at: firstAt }))
     } else {
-      const periodMs = p.kind === 'interval' ? (p.everyMs ?? 1000) : 1000
-      const origin = p.kind === 'interval' ? firstAt : Math.ceil(started / 1000) * 1000
-      const from = origin + Math.ceil((p.warmupMs ?? 0) / periodMs) * periodMs
-      const to = from + (p.seconds ?? 10) * 1000
       const expected = p.jobs * Math.round((to - from) / periodMs)
       await sleep(to - nowMs())
       while (log.countDueIn(from, to) < expected && nowMs() < to + p.settleMs) await sleep(50)
@@ -97,6 +110,8 @@ export async function runFires (adapterName: string, p: FireParams, dir: string)
     result.cpuMs = round((cpu.user + cpu.system) / 1000, 0)
     result.rssMB = rss.stop()
   } finally {
+    meta[3] = 1
+    void watchdog.terminate()
     rss.stop()
     closed = await closeWithin(adapter, 30_000)
   }

@@ -28,7 +28,7 @@ export async function runProcesses (adapterName: string, p: ProcessesParams, dir
   if (!info.kinds.includes('cron-second')) return { skipped: `${adapterName} has no cron jobs` }
   const shared = adapterName.endsWith('sqlite') ? join(dir, 'shared.sqlite') : `s4-${process.pid}-${randomBytes(4).toString('hex')}`
   const children: ChildProcess[] = []
-  const collected: FireArrays = { n: [], due: [], start: [], node: [] }
+  const collected = { n: [] as number[], due: [] as number[], start: [] as number[], node: [] as string[] }
   const pending = new Map<string, (msg: WorkerMessage) => void>()
   try {
     const ready = await Promise.all(Array.from({ length: p.processes }, async (_, i) => {
@@ -59,7 +59,7 @@ export async function runProcesses (adapterName: string, p: ProcessesParams, dir
         collected.n.push(f.n[i] as number)
         collected.due.push(f.due[i] as number)
         collected.start.push(f.start[i] as number)
-        collected.node?.push(r.node)
+        collected.node.push(r.node)
       }
     }
     return { processes: p.processes, ...analyseRecurring(collected, { jobs: p.jobs, from, to, periodMs: 1000 }) }

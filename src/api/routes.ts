@@ -34,6 +34,11 @@ export interface RouteSpec {
   body?: TSchema
   /** The core validates this body whole (normalizeJob/patchJob); the schema only documents it. */
   coreBody?: boolean
+  /**
+   * Upstream ignores this route's body: unknown fields, bodies that are not JSON objects and
+   * bodies that do not parse are ignored; the fields of `body` are still validated when given.
+   */
+  ignoresBody?: boolean
   response: Record<string, unknown>
   handler: Handler
 }
@@ -117,17 +122,17 @@ function schedulerRoutes (scheduler: Scheduler, options: ResolvedOptions): Route
       })
     },
     {
-      method: 'POST', path: '/pause', operationId: 'pauseScheduler', tag: 'scheduler', summary: 'Pause firing on every process sharing the store',
+      method: 'POST', path: '/pause', operationId: 'pauseScheduler', tag: 'scheduler', summary: 'Pause firing on every process sharing the store', ignoresBody: true,
       response: { 204: done, ...common(), 500: S.errorResponse('Scheduler is not running') },
       handler: async (_, reply) => { await scheduler.pause(); return reply.code(204).send() }
     },
     {
-      method: 'POST', path: '/resume', operationId: 'resumeScheduler', tag: 'scheduler', summary: 'Resume firing on every process sharing the store',
+      method: 'POST', path: '/resume', operationId: 'resumeScheduler', tag: 'scheduler', summary: 'Resume firing on every process sharing the store', ignoresBody: true,
       response: { 204: done, ...common(), 500: S.errorResponse('Scheduler is not running') },
       handler: async (_, reply) => { await scheduler.resume(); return reply.code(204).send() }
     },
     {
-      method: 'POST', path: '/start', operationId: 'startScheduler', tag: 'scheduler', summary: 'Start firing in this process',
+      method: 'POST', path: '/start', operationId: 'startScheduler', tag: 'scheduler', summary: 'Start firing in this process', ignoresBody: true,
       response: { 204: done, 400: S.errorResponse('Scheduler is already running, or this host is not in allowed_hosts'), ...common() },
       handler: async (_, reply) => {
         if (!scheduler.running && !hostAllowed(options.allowedHosts)) {
@@ -139,7 +144,7 @@ function schedulerRoutes (scheduler: Scheduler, options: ResolvedOptions): Route
     },
     {
       method: 'POST', path: '/shutdown', operationId: 'shutdownScheduler', tag: 'scheduler', summary: 'Stop firing in this process',
-      body: S.ShutdownBody,
+      body: S.ShutdownBody, ignoresBody: true,
       response: { 204: done, ...withBody(), 400: S.errorResponse('Scheduler is not running, or an invalid body'), ...common() },
       handler: async ({ body }, reply) => {
         await scheduler.shutdown({ wait: (body as S.ShutdownBodyT | undefined)?.wait !== false })
@@ -206,7 +211,11 @@ function jobRoutesById (scheduler: Scheduler): RouteSpec[] {
       method: 'PATCH', path: '', operationId: 'updateJob', tag: 'jobs', summary: 'Change a job (validated whole, applied atomically)',
       body: S.JobPatch, coreBody: true,
       response: { 200: job, ...withBody(), 404: NOT_FOUND, 409: CHANGING, ...common() },
-      handler: async ({ id, body }) => await scheduler.modifyJob(id, checkWireDates(body ?? {}) as Record<string, unknown>)
+      handler: async ({ id, body }) => {
+        // As upstream: no body at all is an error; `{}` is a valid patch that changes nothing.
+        if (body === undefined) throw new ValidationError('body', 'a JSON object with the fields to change is required ({} changes nothing)')
+        return await scheduler.modifyJob(id, checkWireDates(body) as Record<string, unknown>)
+      }
     },
     {
       method: 'DELETE', path: '', operationId: 'deleteJob', tag: 'jobs', summary: 'Remove a job',
@@ -215,12 +224,12 @@ function jobRoutesById (scheduler: Scheduler): RouteSpec[] {
     },
     {
       method: 'POST', path: '/pause', operationId: 'pauseJob', tag: 'jobs', summary: 'Pause a job, with an optional reason',
-      body: S.PauseJobBody,
+      body: S.PauseJobBody, ignoresBody: true,
       response: { 200: S.described(S.Job, 'The paused job (next_run_time null)'), ...withBody(), 404: NOT_FOUND, 409: CHANGING, ...common() },
       handler: async ({ id, body }) => await scheduler.pauseJob(id, (body as S.PauseJobBodyT | undefined)?.reason ?? null)
     },
     {
-      method: 'POST', path: '/resume', operationId: 'resumeJob', tag: 'jobs', summary: 'Resume a paused job',
+      method: 'POST', path: '/resume', operationId: 'resumeJob', tag: 'jobs', summary: 'Resume a paused job', ignoresBody: true,
       response: {
         200: job,
         400: S.errorResponse('The trigger has no fire time left (e.g. its end_date passed while the job was paused)'),
@@ -231,7 +240,7 @@ function jobRoutesById (scheduler: Scheduler): RouteSpec[] {
       handler: async ({ id }) => await scheduler.resumeJob(id)
     },
     {
-      method: 'POST', path: '/run', operationId: 'runJob', tag: 'jobs', summary: 'Run a job now (its schedule is not touched)',
+      method: 'POST', path: '/run', operationId: 'runJob', tag: 'jobs', summary: 'Run a job now (its schedule is not touched)', ignoresBody: true,
       querystring: S.RunQuery,
       response: {
         200: S.described(S.Job, 'The job, after the run finished'),
@@ -281,8 +290,10 @@ function addRoute (api: FastifyInstance, spec: RouteSpec, scheduler: Scheduler, 
   if (spec.body !== undefined) schema.body = spec.body
   const passBody: FastifySchemaCompiler<unknown> = ({ schema: s, httpPart }) =>
     httpPart === 'body' ? (data) => ({ value: data ?? undefined }) : S.compileValidator(s as TSchema, httpPart ?? 'body')
+  const ignoringBody: FastifySchemaCompiler<unknown> = ({ schema: s, httpPart }) =>
+    httpPart === 'body' ? lenientBodyCheck(s as TSchema) : S.compileValidator(s as TSchema, httpPart ?? 'body')
   // A variable, not a literal: `swaggerTransform` is only typed when @fastify/swagger is installed.
-  const config = { swaggerTransform: securityTransform(scheduler) }
+  const config = { swaggerTransform: securityTransform(scheduler), ignoresBody: spec.ignoresBody === true }
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => await spec.handler({
     id: (request.params as { id?: string }).id ?? '',
     query: (request.query ?? {}) as Record<string, unknown>,
@@ -294,13 +305,13 @@ function addRoute (api: FastifyInstance, spec: RouteSpec, scheduler: Scheduler, 
     method: spec.method,
     url: spec.path,
     schema,
-    ...(spec.coreBody === true ? { validatorCompiler: passBody } : {}),
+    ...(spec.coreBody === true ? { validatorCompiler: passBody } : spec.ignoresBody === true ? { validatorCompiler: ignoringBody } : {}),
     ...root,
     config,
     handler
   })
   if (spec.path === '/' && api.prefix !== '') {
-    api.route({ method: spec.method, url: '/', prefixTrailingSlash: 'slash', schema: { ...schema, hide: true, operationId: undefined } as FastifySchema, handler })
+    api.route({ method: spec.method, url: '/', prefixTrailingSlash: 'slash', schema: { ...schema, hide: true, operationId: undefined } as FastifySchema, config, handler })
   }
 }
 
@@ -315,7 +326,7 @@ function addLongIdFallback (api: FastifyInstance, specs: RouteSpec[]): void {
   for (const spec of specs) {
     checks.set(spec, {
       query: spec.querystring === undefined ? undefined : S.compileValidator(spec.querystring, 'querystring'),
-      body: spec.body === undefined || spec.coreBody === true ? undefined : S.compileValidator(spec.body, 'body')
+      body: spec.body === undefined || spec.coreBody === true ? undefined : spec.ignoresBody === true ? lenientBodyCheck(spec.body) : S.compileValidator(spec.body, 'body')
     })
   }
   const prefix = `${api.prefix}/jobs/`
@@ -324,6 +335,8 @@ function addLongIdFallback (api: FastifyInstance, specs: RouteSpec[]): void {
       method,
       url: '/jobs/*',
       schema: { hide: true } as FastifySchema,
+      // Every POST below /jobs/:id (pause, resume, run) ignores its body as upstream does.
+      config: { ignoresBody: method === 'POST' },
       handler: async (request, reply) => {
         const path = request.url.split('?')[0] ?? ''
         const rest = path.toLowerCase().startsWith(prefix.toLowerCase()) ? path.slice(prefix.length) : (request.params as Record<string, string>)['*'] ?? ''
@@ -333,10 +346,21 @@ function addLongIdFallback (api: FastifyInstance, specs: RouteSpec[]): void {
         const { query: checkQuery, body: checkBody } = checks.get(spec) ?? {}
         let query: unknown = request.query ?? {}
         if (checkQuery !== undefined) query = unwrap(checkQuery(query))
-        const body = checkBody === undefined ? request.body : unwrap(checkBody(request.body ?? null))
+        const body = spec.ignoresBody === true && checkBody === undefined ? undefined : checkBody === undefined ? request.body : unwrap(checkBody(request.body ?? null))
         return await spec.handler({ id: decodeSegment(rawId), query: query as Record<string, unknown>, body }, reply)
       }
     })
+  }
+}
+
+/** For routes whose body upstream ignores: only a JSON object is read, and only its known fields. */
+function lenientBodyCheck (schema: TSchema): S.Check {
+  const check = S.compileValidator(schema, 'body')
+  const known = Object.keys((schema as { properties?: Record<string, unknown> }).properties ?? {})
+  return (data) => {
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) return { value: undefined }
+    const record = data as Record<string, unknown>
+    return check(Object.fromEntries(known.filter((k) => record[k] !== undefined).map((k) => [k, record[k]])))
   }
 }
 
@@ -379,21 +403,34 @@ function securityTransform (scheduler: Scheduler) {
  * bodies with `force=True`). Anything else is a 415.
  */
 function registerBodyParsers (api: FastifyInstance): void {
-  const parse = (_request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
+  // Routes whose body upstream ignores take any body: what does not parse is simply not read.
+  const ignores = (request: FastifyRequest): boolean => (request.routeOptions.config as { ignoresBody?: boolean } | undefined)?.ignoresBody === true
+  const parse = (request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
     try {
       done(null, parseJson(String(body)))
     } catch (err) {
-      done(err as Error)
+      if (ignores(request)) done(null, undefined)
+      else done(err as Error)
     }
   }
+  const unsupported = (request: FastifyRequest, done: (err: Error | null, body?: unknown) => void): void => {
+    if (ignores(request)) { done(null, undefined); return }
+    done(Object.assign(new Error(`Unsupported Media Type: ${request.headers['content-type']}; send JSON (application/json)`), { statusCode: 415 }))
+  }
   const jsonTypes = ['application/json', 'text/plain', 'application/x-www-form-urlencoded']
-  for (const type of [...jsonTypes, '*']) {
+  const MERGE_PATCH = 'application/merge-patch+json'
+  for (const type of [...jsonTypes, MERGE_PATCH, '*']) {
     if (api.hasContentTypeParser(type)) api.removeContentTypeParser(type)
   }
   for (const type of jsonTypes) api.addContentTypeParser(type, { parseAs: 'string' }, parse)
+  // RFC 7396 bodies are what PATCH merges anyway.
+  api.addContentTypeParser(MERGE_PATCH, { parseAs: 'string' }, (request, body, done) => {
+    if (request.method === 'PATCH') parse(request, body, done)
+    else unsupported(request, done)
+  })
   api.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     if (request.headers['content-type'] === undefined) { parse(request, body, done); return }
-    done(Object.assign(new Error(`Unsupported Media Type: ${request.headers['content-type']}; send JSON (application/json)`), { statusCode: 415 }))
+    unsupported(request, done)
   })
 }
 

@@ -181,11 +181,11 @@ export const RunQuery = Type.Object({
 
 export const PauseJobBody = Type.Object({
   reason: Type.Optional(Nullable(Type.String({ maxLength: 1024 }))),
-}, { additionalProperties: false, description: 'Optional; may be omitted' })
+}, { additionalProperties: true, description: 'Optional; other fields, and bodies that are not JSON objects, are ignored (as upstream)' })
 
 export const ShutdownBody = Type.Object({
   wait: Type.Optional(Type.Boolean({ description: 'Wait for running jobs (default true)' }))
-}, { additionalProperties: false, description: 'Optional; may be omitted' })
+}, { additionalProperties: true, description: 'Optional; other fields, and bodies that are not JSON objects, are ignored (as upstream)' })
 
 export type JobsQueryT = Static<typeof JobsQuery>
 export type RunsQueryT = Static<typeof RunsQuery>
