@@ -76,20 +76,23 @@ export class Runner {
    * Hands runs of one job to its executor as one instance: they take one slot and run one after
    * another. Each run's promise resolves with its outcome (never rejects).
    */
-  submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunSubmission[]): Array<Promise<RunOutcome>> {
-    const { executors } = this.#c
-    const executor = executors.get(job.executor) ?? executors.get('default') as Executor
+  submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunSubmission[], { manual = false }: { manual?: boolean } = {}): Array<Promise<RunOutcome>> {
+    const executor = this.executorOf(job)
     const queued = runs.map(({ run, dueAt }) => {
       const controller = new AbortController()
       let resolveDone!: (outcome: RunOutcome) => void
       const done = new Promise<RunOutcome>((resolve) => { resolveDone = resolve })
       this.#inflight.set(run.run_id, { run, store, controller, done })
       this.#c.emit('job_submitted', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at) })
-      return { run, dueAt, controller, done, resolveDone }
+      return { run, dueAt, controller, done, resolveDone, started: false, expired: false, graceTimer: null as unknown }
     })
     this.#ensureRenewal()
-    executor.submit(async () => {
-      for (const { run, dueAt, controller, resolveDone } of queued) {
+    const work = async (): Promise<void> => {
+      for (const entry of queued) {
+        const { run, dueAt, controller, resolveDone } = entry
+        if (entry.expired) continue
+        entry.started = true
+        if (entry.graceTimer !== null) this.#c.clock.clearTimeout(entry.graceTimer)
         let outcome: Executed = { error: null }
         try {
           outcome = await this.#execute(store, jobstore, job, run, dueAt, controller)
@@ -105,8 +108,54 @@ export class Runner {
         if (outcome.recorded === undefined) finished(outcome.error)
         else void outcome.recorded.then(finished)
       }
-    })
+    }
+    // A scheduled fire still waiting for a slot when its grace ends is recorded missed then, not
+    // whenever a slot frees up (which could be never, with every slot held by hung tasks).
+    for (const entry of queued) {
+      const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
+      if (manual || entry.run.trigger !== 'scheduled' || !Number.isFinite(graceMs)) continue
+      const wait = entry.dueAt + graceMs - storeNow(store, this.#c.clock) + 1
+      entry.graceTimer = this.#c.clock.setTimeout(() => {
+        entry.graceTimer = null
+        if (entry.started || entry.expired) return
+        entry.expired = true
+        if (queued.every((e) => e.expired)) executor.withdraw(work)
+        void this.#recordMissed(store, jobstore, job, entry.run, storeNow(store, this.#c.clock)).then((error) => {
+          this.#inflight.delete(entry.run.run_id)
+          entry.resolveDone({ error })
+        })
+      }, Math.max(0, wait))
+    }
+    executor.submit(work, { manual })
     return queued.map((q) => q.done)
+  }
+
+  /** The executor a job runs on. */
+  executorOf (job: JobRecord): Executor {
+    const { executors } = this.#c
+    return executors.get(job.executor) ?? executors.get('default') as Executor
+  }
+
+  /** Live runs of a job in this process (started or waiting for a slot). */
+  inflightOf (jobId: string): number {
+    let n = 0
+    for (const flight of this.#inflight.values()) if (flight.run.job_id === jobId) n++
+    return n
+  }
+
+  /** Records a scheduled run that could not start within its grace as missed (event and metric). */
+  async #recordMissed (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, now: number): Promise<RunRecord['error']> {
+    const recorded = await this.#record(store, run.run_id, { status: 'missed', started_at: null, finished_at: now, error: null, duration_ms: null, lag_ms: null })
+    if (typeof recorded === 'object') {
+      this.#c.log.error({ err: recorded.failed, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
+      return describeThrown(recorded.failed)
+    }
+    if (recorded) {
+      this.#c.metrics.recordRun('missed')
+      this.#c.emit('job_missed', { job_id: job.id, jobstore, scheduled_run_time: new Date(run.scheduled_at) })
+      this.#c.log.warn({ jobId: job.id, scheduledAt: new Date(run.scheduled_at).toISOString() }, 'job fire missed: no executor slot within misfire_grace_time')
+    }
+    return null
   }
 
   async #execute (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, dueAt: number, controller: AbortController): Promise<Executed> {
@@ -119,13 +168,7 @@ export class Runner {
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
     if (run.trigger === 'scheduled' && startedAt - dueAt > graceMs) {
       // It waited in a busy executor past its grace. Fenced like any result: a lost lease records nothing.
-      const recorded = await this.#record(store, run.run_id, { status: 'missed', started_at: null, finished_at: startedAt, error: null, duration_ms: null, lag_ms: null })
-      if (typeof recorded === 'object') throw recorded.failed
-      if (recorded) {
-        metrics.recordRun('missed')
-        emit('job_missed', { job_id: job.id, jobstore, scheduled_run_time: new Date(run.scheduled_at) })
-      }
-      return { error: null }
+      return { error: await this.#recordMissed(store, jobstore, job, run, startedAt) }
     }
     const lag = startedAt - run.scheduled_at
     if (run.trigger === 'scheduled') metrics.recordLag(lag)
@@ -133,11 +176,36 @@ export class Runner {
     const ctx = new LazyTaskContext(job, jobstore, run, this.#c.fastify, this.#c.log, controller.signal)
     let error: RunRecord['error'] = null
     let retval: unknown
+    const timeoutMs = job.timeout === undefined || job.timeout === null ? null : job.timeout * 1000
+    let timer: unknown = null
+    let timedOut = false
+    let task: Promise<unknown> | null = null
     try {
       if (fn === undefined) throw new Error(`Task '${job.func}' is not registered in this process`)
-      retval = await fn(ctx)
+      task = (async () => await fn(ctx))()
+      retval = timeoutMs === null
+        ? await task
+        // The slot is freed when the timeout passes, whether or not the task heeds its signal.
+        : await Promise.race([task, new Promise<never>((_resolve, reject) => {
+          timer = this.#c.clock.setTimeout(() => {
+            timer = null
+            timedOut = true
+            const reason = new DOMException(`the task did not finish within its timeout of ${String(job.timeout)} s`, 'TimeoutError')
+            controller.abort(reason)
+            reject(reason)
+          }, timeoutMs)
+        })])
     } catch (err) {
       error = describeThrown(err)
+    } finally {
+      if (timer !== null) this.#c.clock.clearTimeout(timer)
+    }
+    if (timedOut && task !== null) {
+      metrics.timeouts++
+      metrics.overrunning++
+      ctx.log.warn({ timeout: job.timeout }, 'job run timed out: its signal was aborted and its executor slot freed')
+      // Counted until the task settles: one that ignores its signal may never do so.
+      void task.then(() => {}, () => {}).finally(() => { metrics.overrunning-- })
     }
     const finishedAt = storeNow(store, this.#c.clock)
     const result: RunResult = {
