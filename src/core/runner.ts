@@ -114,7 +114,7 @@ export class Runner {
     for (const entry of queued) {
       const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
       if (manual || entry.run.trigger !== 'scheduled' || !Number.isFinite(graceMs)) continue
-      const wait = entry.dueAt + graceMs - storeNow(store, this.#c.clock) + 1
+      const wait = entry.dueAt + graceMs - storeNow(store, this.#c.clock)
       entry.graceTimer = this.#c.clock.setTimeout(() => {
         entry.graceTimer = null
         if (entry.started || entry.expired) return
