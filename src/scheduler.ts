@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
 import { ClaimCycle } from './core/claim-cycle.js'
 import { newRun, runToInfo, type RunInfo } from './core/run-records.js'
-import { Runner, type RunOutcome } from './core/runner.js'
+import { Runner, type InFlight } from './core/runner.js'
 import { ConflictingIdError, JobNotFoundError, SchedulerStateError, ValidationError } from './errors.js'
 import { Executor } from './executor.js'
 import { jobToInfo, normalizeJob, patchJob, scheduleFromNow, type JobDefaults, type JobDefinition, type JobInfo, type NormalizeContext } from './job.js'
@@ -94,7 +94,7 @@ export class Scheduler extends EventEmitter {
     for (const [name, { maxConcurrency }] of Object.entries(config.executors)) {
       this.#executors.set(name, new Executor(name, maxConcurrency))
     }
-    const emit = (event: string, payload: unknown): void => { this.emit(event, payload) }
+    const emit = (event: string, payload: () => unknown): void => { if (this.listenerCount(event) > 0) this.emit(event, payload()) }
     this.#runner = new Runner({
       nodeId: this.nodeId,
       leaseMs: this.leaseMs,
@@ -154,10 +154,7 @@ export class Scheduler extends EventEmitter {
     if (this.#opened) return
     for (const store of Object.values(this.#stores)) {
       await store.open()
-      this.#unsubscribe.push(store.subscribe((change) => {
-        if (change.type === 'scheduler_state') this.#cycle.paused = change.paused
-        this.#cycle.wake()
-      }))
+      this.#unsubscribe.push(store.subscribe((change) => { this.#cycle.notify(store, change) }))
     }
     this.#opened = true
   }
@@ -366,10 +363,10 @@ export class Scheduler extends EventEmitter {
     const gate = started.then(() => {}, () => {})
     this.#manualGates.set(id, gate)
     void gate.then(() => { if (this.#manualGates.get(id) === gate) this.#manualGates.delete(id) })
-    const { run, done } = await started
+    const { run, flight } = await started
     const info = jobToInfo(record, jobstore)
     if (!wait) return { job: info, run_id: run.run_id }
-    const outcome = await done
+    const outcome = await flight.done()
     if (outcome.error !== null) throw Object.assign(new Error(outcome.error.message), { name: outcome.error.name, statusCode: 500 })
     return { job: (await this.getJob(id)) ?? info, run_id: run.run_id }
   }
@@ -379,7 +376,7 @@ export class Scheduler extends EventEmitter {
    * process sharing the store: 409) or its executor already has its fill of manual runs waiting
    * for a slot (429): manual runs never crowd out scheduled fires.
    */
-  async #startManualRun (store: JobStore, jobstore: string, record: JobRecord): Promise<{ run: RunRecord, done: Promise<RunOutcome> }> {
+  async #startManualRun (store: JobStore, jobstore: string, record: JobRecord): Promise<{ run: RunRecord, flight: InFlight }> {
     const executor = this.#runner.executorOf(record)
     if (!executor.acceptsManual) {
       this.metrics.manualRefused.queue_full++
@@ -394,8 +391,8 @@ export class Scheduler extends EventEmitter {
     }
     const run = newRun(record, now, now, 'manual', this.nodeId, this.leaseMs)
     await store.insertRuns([run], this.historyLimit)
-    const [done] = this.#runner.submit(store, jobstore, record, [{ run, dueAt: now }], { manual: true })
-    return { run, done: done as Promise<RunOutcome> }
+    const [flight] = this.#runner.submit(store, jobstore, record, [{ run, dueAt: now }], { manual: true })
+    return { run, flight: flight as InFlight }
   }
 
   async getJobRuns (id: string, limit?: number): Promise<RunInfo[]> {

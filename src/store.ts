@@ -48,6 +48,8 @@ export interface JobStore {
    * returns only the count.
    */
   queryJobs (query: JobStoreQuery): Promise<JobPage>
+  // Records returned by queryJobs and acquireDueJobs may be the store's own, frozen (no copy per
+  // row or fire in an in-process store): callers read them and never change them.
   /**
    * Ids of unpaused jobs overdue by more than their grace: now - next_run_time >
    * max(misfire_grace_time (60 s when unlimited), 1 s). Longest overdue first (by the instant it

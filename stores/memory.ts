@@ -48,8 +48,6 @@ const overdueOrder = (a: StoredJob, b: StoredJob): number =>
   (a.overdueAt as number) - (b.overdueAt as number) || byId(a.job.id, b.job.id)
 const idKeyOrder = (a: StoredJob, b: StoredJob): number => byId(a.idKey, b.idKey) || byId(a.job.id, b.job.id)
 const nameKeyOrder = (a: StoredJob, b: StoredJob): number => byId(a.nameKey, b.nameKey) || byId(a.job.id, b.job.id)
-const leaseOrder = (a: RunRecord, b: RunRecord): number =>
-  (a.lease_expires as number) - (b.lease_expires as number) || byId(a.run_id, b.run_id)
 
 /**
  * Keeps everything in this process, indexed by B+ trees (sorted-btree) so that claims, the next
@@ -73,8 +71,11 @@ export class MemoryStore implements JobStore {
 
   readonly #runs = new Map<string, RunRecord>()
   readonly #running = new Map<string, RunRecord>()
-  /** Running runs by lease expiry. */
-  readonly #leases = new BTree<RunRecord, undefined>(undefined, leaseOrder)
+  /**
+   * Running runs by lease expiry: a tree of the distinct expiry instants, each with its runs (the
+   * runs of one claim share one instant, so this keeps the tree small and its keys plain numbers).
+   */
+  readonly #leases = new BTree<number, Set<RunRecord>>()
   readonly #history = new Map<string, History>()
   readonly #listeners = new Set<(change: StoreChange) => void>()
   #state: SchedulerSharedState = { paused: false }
@@ -127,7 +128,7 @@ export class MemoryStore implements JobStore {
       for (const stored of scope.tree.keys(probe as StoredJob)) {
         if (stored.rank > hi || jobs.length >= limit) break
         if (skip > 0) { skip--; continue }
-        jobs.push(structuredClone(stored.job))
+        jobs.push(stored.job)
       }
     }
     return { jobs, total }
@@ -145,7 +146,7 @@ export class MemoryStore implements JobStore {
       }
     }
     const matches = [...found].sort(listOrder)
-    return { jobs: matches.slice(offset, offset + limit).map((s) => structuredClone(s.job)), total: matches.length }
+    return { jobs: matches.slice(offset, offset + limit).map((s) => s.job), total: matches.length }
   }
 
   async overdueJobs (now: number, limit: number): Promise<string[]> {
@@ -185,20 +186,20 @@ export class MemoryStore implements JobStore {
     if (stored === undefined || stored.leaseOwner !== owner) return false
     const unchanged = stored.job.version === release.version
     if (unchanged && release.remove) {
-      for (const run of release.runs) this.#putRun(structuredClone(run))
+      for (const run of release.runs) this.#putRun({ ...run })
       this.#deleteJob(id)
       this.#trim(id, release.historyLimit)
       return true
     }
-    this.#unindex(stored)
+    this.#unindexSchedule(stored)
     stored.leaseOwner = null
     stored.leaseExpires = null
     if (unchanged) {
-      for (const run of release.runs) this.#putRun(structuredClone(run))
+      for (const run of release.runs) this.#putRun({ ...run })
       // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
       stored.job = Object.freeze({ ...stored.job, next_run_time: release.next_run_time, next_fire_time: release.next_fire_time, version: stored.job.version + 1 })
     }
-    this.#index(stored)
+    this.#indexSchedule(stored)
     if (unchanged) this.#trim(id, release.historyLimit)
     return unchanged
   }
@@ -217,9 +218,9 @@ export class MemoryStore implements JobStore {
     for (const id of runIds) {
       const run = this.#running.get(id)
       if (run === undefined || run.node_id !== owner) continue
-      this.#leases.delete(run)
+      this.#unlease(run)
       run.lease_expires = leaseExpires
-      this.#leases.set(run, undefined)
+      this.#lease(run)
       held.push(id)
     }
     return held
@@ -247,12 +248,12 @@ export class MemoryStore implements JobStore {
 
   async expireRuns (now: number): Promise<RunRecord[]> {
     const lapsed: RunRecord[] = []
-    for (const run of this.#leases.keys()) {
-      if ((run.lease_expires as number) > now) break
-      lapsed.push(run)
+    for (const [at, runs] of this.#leases.entries()) {
+      if (at > now) break
+      lapsed.push(...runs)
     }
     return lapsed.map((run) => {
-      this.#leases.delete(run)
+      this.#unlease(run)
       this.#history.get(run.job_id)?.running.delete(run)
       this.#running.delete(run.run_id)
       run.status = 'abandoned'
@@ -274,7 +275,7 @@ export class MemoryStore implements JobStore {
   async nextWakeTime (): Promise<number | null> {
     // A live claim keys its job at the claim's expiry: it blocks the job until then.
     const job = this.#due.minKey()?.dueAt ?? null
-    const lease = this.#leases.minKey()?.lease_expires ?? null
+    const lease = this.#leases.minKey() ?? null
     if (job === null) return lease
     return lease === null ? job : Math.min(job, lease)
   }
@@ -307,6 +308,21 @@ export class MemoryStore implements JobStore {
 
   /** Computes the job's keys from its record and its claim, and enters it in every index. */
   #index (stored: StoredJob): void {
+    stored.idKey = searchKey(stored.job.id)
+    stored.nameKey = searchKey(stored.job.name)
+    this.#byIdKey.set(stored, undefined)
+    this.#byNameKey.set(stored, undefined)
+    this.#indexSchedule(stored)
+  }
+
+  #unindex (stored: StoredJob): void {
+    this.#byIdKey.delete(stored)
+    this.#byNameKey.delete(stored)
+    this.#unindexSchedule(stored)
+  }
+
+  /** The indexes whose keys move when the job fires, is claimed or is paused. */
+  #indexSchedule (stored: StoredJob): void {
     const { job } = stored
     stored.rank = listRank(job)
     stored.listAt = job.next_run_time ?? -Infinity
@@ -314,8 +330,6 @@ export class MemoryStore implements JobStore {
       ? null
       : stored.leaseExpires === null ? job.next_run_time : Math.max(job.next_run_time, stored.leaseExpires)
     stored.overdueAt = overdueAt(job)
-    stored.idKey = searchKey(job.id)
-    stored.nameKey = searchKey(job.name)
     this.#list.set(stored, undefined)
     let scope = this.#listByFunc.get(job.func)
     if (scope === undefined) {
@@ -327,11 +341,9 @@ export class MemoryStore implements JobStore {
     this.#counts[stored.rank]++
     if (stored.dueAt !== null) this.#due.set(stored, undefined)
     if (stored.overdueAt !== null) this.#overdue.set(stored, undefined)
-    this.#byIdKey.set(stored, undefined)
-    this.#byNameKey.set(stored, undefined)
   }
 
-  #unindex (stored: StoredJob): void {
+  #unindexSchedule (stored: StoredJob): void {
     this.#list.delete(stored)
     const scope = this.#listByFunc.get(stored.job.func)
     if (scope !== undefined) {
@@ -342,8 +354,6 @@ export class MemoryStore implements JobStore {
     this.#counts[stored.rank]--
     if (stored.dueAt !== null) this.#due.delete(stored)
     if (stored.overdueAt !== null) this.#overdue.delete(stored)
-    this.#byIdKey.delete(stored)
-    this.#byNameKey.delete(stored)
   }
 
   #deleteJob (id: string): boolean {
@@ -371,6 +381,19 @@ export class MemoryStore implements JobStore {
     return count
   }
 
+  #lease (run: RunRecord): void {
+    if (run.lease_expires === null) return
+    const runs = this.#leases.get(run.lease_expires)
+    if (runs === undefined) this.#leases.set(run.lease_expires, new Set([run]))
+    else runs.add(run)
+  }
+
+  #unlease (run: RunRecord): void {
+    if (run.lease_expires === null) return
+    const runs = this.#leases.get(run.lease_expires)
+    if (runs?.delete(run) === true && runs.size === 0) this.#leases.delete(run.lease_expires)
+  }
+
   /** Stores a run (replacing one with the same id) in its job's history order. */
   #putRun (run: RunRecord): void {
     const previous = this.#runs.get(run.run_id)
@@ -389,13 +412,13 @@ export class MemoryStore implements JobStore {
     if (run.status === 'running') {
       history.running.add(run)
       this.#running.set(run.run_id, run)
-      if (run.lease_expires !== null) this.#leases.set(run, undefined)
+      this.#lease(run)
     }
   }
 
   #dropRun (run: RunRecord): void {
     this.#runs.delete(run.run_id)
-    if (this.#running.delete(run.run_id) && run.lease_expires !== null) this.#leases.delete(run)
+    if (this.#running.delete(run.run_id)) this.#unlease(run)
     const history = this.#history.get(run.job_id)
     if (history === undefined) return
     history.running.delete(run)

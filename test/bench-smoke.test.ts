@@ -9,8 +9,12 @@ import { fork } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { adapters } from '../bench/adapters/index.js'
-import { runFires, type FireParams } from '../bench/scenarios/fires.js'
+import type { FireParams } from '../bench/scenarios/fires.js'
+
+// The harness runs our compiled package (dist/) by default; this test needs no build.
+process.env.BENCH_FROM_SRC ??= '1'
+const { adapters } = await import('../bench/adapters/index.js')
+const { runFires } = await import('../bench/scenarios/fires.js')
 
 const tiny: FireParams = { kind: 'once', jobs: 3, leadMs: 1500, settleMs: 5000, addTimeoutMs: 5000, graceSeconds: 60 }
 

@@ -51,6 +51,24 @@ test('the page and its files are served under <apiPrefix>/ui with a same-origin-
   await app.close()
 })
 
+test('with the empty apiPrefix the dashboard is at /ui; inside a host prefix it follows it', async () => {
+  const { app } = await makeApp({ apiEnabled: true, apiPrefix: '' })
+  const page = await app.inject('/ui')
+  assert.equal(page.statusCode, 200)
+  assert.match(page.body, /data-api=""/)
+  assert.match(page.body, /src="\/ui\/app\.js"/)
+  assert.equal((await app.inject('/ui/lib.js')).statusCode, 200)
+  await app.close()
+
+  const host = Fastify()
+  await host.register(async (admin) => { await admin.register(scheduler, { apiEnabled: true, autoStart: false }) }, { prefix: '/admin' })
+  const nested = await host.inject('/admin/scheduler/ui')
+  assert.equal(nested.statusCode, 200)
+  assert.match(nested.body, /data-api="\/admin\/scheduler"/)
+  assert.equal((await host.inject('/admin/scheduler/ui/vendor/htm.mjs')).statusCode, 200)
+  await host.close()
+})
+
 test('the dashboard is behind the same Basic auth as the API', async () => {
   const { app } = await makeApp({ apiEnabled: true, auth: { authenticate: ({ username, password }) => username === 'admin' && password === 'pw' } })
   for (const url of ['/scheduler/ui', '/scheduler/ui/app.js', '/scheduler/ui/vendor/preact.mjs', '/scheduler/tasks']) {

@@ -83,6 +83,44 @@ describe('several OS processes sharing one SQLite file', () => {
     }
   })
 
+  test('3 processes on one SQLite file: 150 jobs due each second, each fire once, spread over the processes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'apsched-spread-'))
+    const db = join(dir, 'shared.sqlite')
+    try {
+      const start = Math.ceil(Date.now() / 1000) * 1000 + 3000
+      const seconds = 4
+      const jobs = Array.from({ length: 150 }, (_, i) => ({
+        id: `job-${i}`, func: 'tick', trigger: 'interval', seconds: 1,
+        start_date: new Date(start).toISOString(), misfire_grace_time: 60, coalesce: false
+      }))
+      const fires: Fire[] = []
+      const env = { DB: db, JOBS: JSON.stringify(jobs) }
+      const nodes = ['node-a', 'node-b', 'node-c']
+      const workers = nodes.map((node) => startWorker({ ...env, NODE_ID: node }, (f) => fires.push(f)))
+      await Promise.all(workers.map((w) => w.ready))
+      // Measured from the first fire after every process is up (booting three may take a while).
+      const windowStart = start + Math.max(0, Math.ceil((Date.now() + 500 - start) / 1000)) * 1000
+      const windowEnd = windowStart + seconds * 1000
+      await sleep(windowEnd - Date.now() + 2000)
+      for (const w of workers) w.child.send({ type: 'stop' })
+      assert.deepEqual(await Promise.all(workers.map((w) => w.exited)), [0, 0, 0])
+
+      const inWindow = fires.filter((f) => f.scheduledAt >= windowStart && f.scheduledAt < windowEnd)
+      const keys = new Set(inWindow.map((f) => `${f.job}@${f.scheduledAt}`))
+      assert.equal(keys.size, inWindow.length, 'no (job, fire time) ran twice')
+      assert.equal(inWindow.length, jobs.length * seconds, 'every fire ran')
+      const byNode = nodes.map((node) => inWindow.filter((f) => f.node === node).length)
+      console.log(`# ${inWindow.length} fires over 3 processes: ${nodes.map((n, i) => `${n} ${byNode[i]}`).join(', ')}`)
+      // No process takes everything while the others idle: claims come in batches, so each
+      // process gets a share of the fires.
+      for (const [i, count] of byNode.entries()) {
+        assert.ok(count > 0, `${nodes[i]} ran none of the ${inWindow.length} fires (${byNode.join('/')})`)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   test('SIGKILL of the process running a job: another takes over after the lease expires, the run shows abandoned', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'apsched-kill-'))
     const db = join(dir, 'shared.sqlite')

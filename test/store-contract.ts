@@ -157,7 +157,7 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         got.next_run_time = 0
         const [listed] = await allJobs(store)
         assert.ok(listed !== undefined)
-        listed.kwargs.flag = false
+        try { listed.kwargs.flag = false } catch (err) { assert.ok(err instanceof TypeError) }
         // A claimed record may be the store's own (in-process stores skip a copy per fire): then it is
         // frozen, so a caller that changes it fails instead of changing the store.
         const [acquired] = await store.acquireDueJobs({ owner: 'a', now: BASE, leaseMs: LEASE, limit: 1 })

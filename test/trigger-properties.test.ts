@@ -4,7 +4,8 @@
  * ISO week by the Thursday rule) and its own wall clock (Intl.DateTimeFormat, not luxon). It steps
  * through every candidate day, or every candidate second, and tests each field.
  *
- * Runs per property are set in RUNS below and printed with each test's name.
+ * Runs per property are set in RUNS below and printed with each test's name; PROPERTY_SCALE=10
+ * multiplies them for a longer search (FC_SEED=<n> replays a seed).
  */
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
@@ -12,7 +13,9 @@ import fc from 'fast-check'
 import { compileTrigger, parseTriggerSpec } from '../src/triggers/index.js'
 import { ValidationError } from '../src/errors.js'
 
-const RUNS = { calendar: 400, firstFire: 60, zones: 150, interval: 300 }
+const SCALE = Number(process.env.PROPERTY_SCALE ?? 1)
+const RUNS = { calendar: 400 * SCALE, firstFire: 60 * SCALE, zones: 150 * SCALE, interval: 300 * SCALE }
+const SEED = process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) }
 const DAY = 86400000
 
 // ------------------------------------------------------------------ brute-force matcher
@@ -146,11 +149,11 @@ const dayTokenArb = fc.oneof(
 
 /** Date-level APScheduler fields (the time of day fixed at midnight). */
 const dateFieldsArb = fc.record({
-  year: fc.option(fc.constantFrom('*', '2000-2400/3', '*/4', '1970-2400/7', '2030,2032,2100'), { nil: undefined }),
-  month: fc.option(list(rangeToken(1, 12, MONTHS, 1)), { nil: undefined }),
-  day: fc.option(list(dayTokenArb), { nil: undefined }),
-  week: fc.option(list(rangeToken(1, 53)), { nil: undefined }),
-  day_of_week: fc.option(list(rangeToken(0, 6, WEEKDAYS, 0)), { nil: undefined })
+  year: fc.option(fc.constantFrom('*', '2000-2400/3', '*/4', '1970-2400/7', '2030,2032,2100'), { nil: undefined, freq: 2 }),
+  month: fc.option(list(rangeToken(1, 12, MONTHS, 1)), { nil: undefined, freq: 2 }),
+  day: fc.option(list(dayTokenArb), { nil: undefined, freq: 2 }),
+  week: fc.option(list(rangeToken(1, 53)), { nil: undefined, freq: 2 }),
+  day_of_week: fc.option(list(rangeToken(0, 6, WEEKDAYS, 0)), { nil: undefined, freq: 2 })
 }, { requiredKeys: [] }).map((f) => {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(f)) if (v !== undefined) out[k] = v
@@ -160,17 +163,18 @@ const dateFieldsArb = fc.record({
 const crontabDowToken = fc.oneof(rangeToken(0, 7), fc.constantFrom('mon', 'sun', 'sat', 'mon-fri', 'sat,sun', '?'))
 /** Crontab lines at midnight, often with both day fields restricted. */
 const crontabDateArb = fc.tuple(
-  fc.oneof(list(rangeToken(1, 31)), fc.constant('*'), fc.constant('?')),
+  fc.oneof({ weight: 4, arbitrary: list(rangeToken(1, 31)) }, { weight: 1, arbitrary: fc.constantFrom('*', '?', '*/3') }),
   fc.oneof(list(rangeToken(1, 12, MONTHS, 1)), fc.constant('*')),
-  fc.oneof(list(crontabDowToken), fc.constant('*'))
+  fc.oneof({ weight: 4, arbitrary: list(crontabDowToken) }, { weight: 1, arbitrary: fc.constantFrom('*', '*/2') })
 ).map(([dom, mon, dow]) => `0 0 ${dom} ${mon} ${dow}`)
 
 /** Time-level fields for the zone property: every candidate is a multiple of 10 s. */
 const timeFieldsArb = fc.record({
-  day_of_week: fc.option(list(rangeToken(0, 6, WEEKDAYS, 0)), { nil: undefined }),
-  hour: fc.option(list(rangeToken(0, 23)), { nil: undefined }),
-  minute: fc.option(list(rangeToken(0, 59)), { nil: undefined }),
-  second: fc.option(fc.constantFrom('0', '*/10', '0,30', '20-50/10'), { nil: undefined })
+  // Rarely restricted: a 6-hour window should usually contain fires.
+  day_of_week: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: list(rangeToken(0, 6, WEEKDAYS, 0)) }),
+  hour: fc.option(list(rangeToken(0, 23)), { nil: undefined, freq: 2 }),
+  minute: fc.option(list(rangeToken(0, 59)), { nil: undefined, freq: 2 }),
+  second: fc.option(fc.constantFrom('0', '*/10', '0,30', '20-50/10'), { nil: undefined, freq: 2 })
 }, { requiredKeys: [] }).map((f) => {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(f)) if (v !== undefined) out[k] = v
@@ -179,7 +183,7 @@ const timeFieldsArb = fc.record({
   if (out.second === undefined) out.minute ??= '*/3'
   return out
 })
-const crontabTimeArb = fc.tuple(list(rangeToken(0, 59)), list(rangeToken(0, 23)), fc.constantFrom('*', '1-15', '*/2'), fc.constantFrom('*', '0', 'sun', '1-5'))
+const crontabTimeArb = fc.tuple(list(rangeToken(0, 59)), list(rangeToken(0, 23)), fc.constantFrom('*', '*', '1-15', '*/2'), fc.constantFrom('*', '*', '0', 'sun', '1-5'))
   .map(([mi, h, dom, dow]) => `${mi} ${h} ${dom} * ${dow}`)
 
 const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Pacific/Apia', 'America/Santiago',
@@ -230,7 +234,8 @@ function triggerFires (fields: Record<string, unknown>, tz: string, now: number,
 }
 
 describe('cron, property-based, against a brute-force matcher', () => {
-  test(`dates: random APScheduler fields and crontab lines (both day fields restricted too) match a day-by-day scan over 3 years (${RUNS.calendar} runs)`, () => {
+  test(`dates: random APScheduler fields and crontab lines (both day fields restricted too) match a day-by-day scan over 3 years (${RUNS.calendar} runs)`, (t) => {
+    const calendarCovered = { runs: 0, withFires: 0, crontabBothDayFields: 0 }
     fc.assert(fc.property(
       fc.oneof(dateFieldsArb, crontabDateArb.map((crontab) => ({ crontab }))),
       fc.integer({ min: 0, max: 150000 }),
@@ -243,11 +248,18 @@ describe('cron, property-based, against a brute-force matcher', () => {
           const d = new Date(t)
           if (brute.date(dayInfo(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()))) expected.push(t)
         }
+        calendarCovered.runs++
+        if (expected.length > 0) calendarCovered.withFires++
+        if ('crontab' in fields) {
+          const parts = String(fields.crontab).split(' ')
+          if (!/^[*?]/.test(parts[2]!) && !/^[*?]/.test(parts[4]!)) calendarCovered.crontabBothDayFields++
+        }
         const got = triggerFires(fields, 'UTC', start, until)
         if (got === 'never') assert.deepEqual(expected, [], 'refused as never firing, yet the scan found fires')
         else assert.deepEqual(got.map((t) => new Date(t).toISOString()), expected.map((t) => new Date(t).toISOString()))
       }
-    ), { numRuns: RUNS.calendar })
+    ), { numRuns: RUNS.calendar, ...SEED })
+    t.diagnostic(`coverage: ${JSON.stringify(calendarCovered)}`)
   })
 
   test(`first fire or "never": equals a scan of up to 400 years (one Gregorian cycle) (${RUNS.firstFire} runs)`, () => {
@@ -272,16 +284,20 @@ describe('cron, property-based, against a brute-force matcher', () => {
         }
         assert.equal(got, expected)
       }
-    ), { numRuns: RUNS.firstFire })
+    ), { numRuns: RUNS.firstFire, ...SEED })
   })
 
-  test(`instants in ${ZONES.length} zones around DST changes: equal the brute force; increasing, within start/end, never in a gap, a repeated wall time once (${RUNS.zones} runs)`, () => {
+  test(`instants in ${ZONES.length} zones around DST changes: equal the brute force; increasing, within start/end, never in a gap, a repeated wall time once (${RUNS.zones} runs)`, (t) => {
+    // What the runs covered, so a weak generator shows: windows with a clock change, runs that
+    // fired a wall time at its second occurrence (the job started inside the repeat).
+    const covered = { runs: 0, crossedChange: 0, firedSecondPass: 0, withFires: 0 }
     fc.assert(fc.property(
       fc.oneof(timeFieldsArb, crontabTimeArb.map((crontab) => ({ crontab }))),
       fc.constantFrom(...ZONES),
       fc.integer({ min: 1975, max: 2037 }),
       fc.nat(),
-      fc.integer({ min: -4 * 3600, max: 2 * 3600 }),
+      // Often just before or inside a repeated hour, so the job's start falls there.
+      fc.oneof(fc.integer({ min: -4 * 3600, max: 2 * 3600 }), fc.integer({ min: -900, max: 3 * 3600 })),
       fc.boolean(),
       fc.option(fc.integer({ min: 600, max: 8 * 3600 }), { nil: undefined }),
       (fields, tz, year, pick, shiftSeconds, useStartDate, endAfter) => {
@@ -306,6 +322,10 @@ describe('cron, property-based, against a brute-force matcher', () => {
           seen.add(key)
           if (brute.time(w.h, w.mi, w.s) && brute.date(dayInfo(w.y, w.mo, w.d))) expected.push(t)
         }
+        covered.runs++
+        if (offsetOf(start, tz) !== offsetOf(until, tz)) covered.crossedChange++
+        if (expected.length > 0) covered.withFires++
+        if (expected.some((x) => { const back = offsetOf(x - 26 * 3600000, tz) - offsetOf(x, tz); return back > 0 && JSON.stringify(wallOf(x - back, tz)) === JSON.stringify(wallOf(x, tz)) })) covered.firedSecondPass++
         const got = triggerFires(input, tz, now, until)
         if (got === 'never') {
           assert.deepEqual(expected, [])
@@ -321,7 +341,8 @@ describe('cron, property-based, against a brute-force matcher', () => {
           assert.ok(brute.time(w.h, w.mi, w.s), 'its wall time matches: it was not moved out of a gap')
         }
       }
-    ), { numRuns: RUNS.zones })
+    ), { numRuns: RUNS.zones, ...SEED })
+    t.diagnostic(`coverage: ${JSON.stringify(covered)}`)
   })
 })
 
@@ -356,6 +377,6 @@ describe('interval, property-based', () => {
           t = next!
         }
       }
-    ), { numRuns: RUNS.interval })
+    ), { numRuns: RUNS.interval, ...SEED })
   })
 })

@@ -115,13 +115,14 @@ function cronstrueText (expression) {
   const lib = globalThis.cronstrue
   if (lib === undefined) return null
   try {
-    return lib.toString(expression, { use24HourTimeFormat: true, throwExceptionOnParseError: true, verbose: false })
+    const text = lib.toString(expression, { use24HourTimeFormat: true, throwExceptionOnParseError: true, verbose: false })
+    return text.charAt(0).toLowerCase() + text.slice(1) // reads like the other triggers: "at 09:00, …".
   } catch {
     return null
   }
 }
 
-/** A cron job in words: "At 09:00, Monday through Friday". */
+/** A cron job in words: "at 09:00, Monday through Friday". */
 export function cronWords (job) {
   if (typeof job.crontab === 'string') {
     return cronstrueText(job.crontab) ?? `crontab ${job.crontab}`
@@ -138,8 +139,9 @@ export function cronWords (job) {
 
 /** The trigger in words, with the zone where it matters. */
 export function triggerWords (job) {
-  if (job.trigger === 'interval') return intervalWords(job)
-  if (job.trigger === 'cron') return `${cronWords(job)} (${job.timezone})`
+  const until = job.end_date === undefined ? '' : `, until ${absolute(job.end_date, job.timezone)}`
+  if (job.trigger === 'interval') return intervalWords(job) + until
+  if (job.trigger === 'cron') return `${cronWords(job)} (${job.timezone})${until}`
   if (job.trigger === 'date') return `once, at ${absolute(job.run_date ?? job.next_run_time, job.timezone)}`
   return job.trigger
 }

@@ -1,15 +1,16 @@
 /** fastify-apscheduler as a Fastify plugin, on any of its stores. */
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
-import scheduler, { ConflictingIdError, MemoryStore, SqliteStore, type JobDefinition, type JobStore, type TaskContext } from '../../src/index.js'
+import type { JobDefinition, JobStore, TaskContext } from '../../src/index.js'
+import { lib } from '../lib/ours-lib.js'
 import { nowMs } from '../lib/clock.js'
 import type { Adapter, AdapterContext, JobSpec } from './types.js'
 
 /** How each store is made for a scenario run; a new store adds one line here and one in adapters/index.ts. */
 export const ourStores: Record<string, (ctx: { dir: string, shared: string }) => JobStore> = {
-  'ours-memory': () => new MemoryStore(),
+  'ours-memory': () => new lib.MemoryStore(),
   // In a multi-process run `shared` is the one file every process opens.
-  'ours-sqlite': (ctx) => new SqliteStore({ path: ctx.shared !== '' ? ctx.shared : join(ctx.dir, 'bench.sqlite') })
+  'ours-sqlite': (ctx) => new lib.SqliteStore({ path: ctx.shared !== '' ? ctx.shared : join(ctx.dir, 'bench.sqlite') })
 }
 
 /** Executor slots for every run of ours: tasks return at once, so slots only bound the batch in flight. */
@@ -36,7 +37,7 @@ export class OursAdapter implements Adapter {
     if (makeStore === undefined) throw new Error(`no store for ${this.name}`)
     this.#grace = ctx.misfireGraceSeconds
     const app = Fastify({ logger: { level: process.env.BENCH_LOG_LEVEL ?? 'error' } })
-    await app.register(scheduler, {
+    await app.register(lib.default, {
       store: makeStore(ctx),
       nodeId: ctx.node,
       autoStart: false,
@@ -56,7 +57,7 @@ export class OursAdapter implements Adapter {
         await app.scheduler.addJob(jobDefinition(spec, this.#grace))
       } catch (err) {
         // Several processes add the same jobs to one shared store: the first one wins.
-        if (!(err instanceof ConflictingIdError)) throw err
+        if (!(err instanceof lib.ConflictingIdError)) throw err
       }
     }))
   }

@@ -8,7 +8,8 @@
 import { fork } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
-import scheduler, { type JobDefinition } from '../../src/index.js'
+import type { JobDefinition } from '../../src/index.js'
+import { lib } from '../lib/ours-lib.js'
 import { OURS_CONCURRENCY, ourStores } from '../adapters/ours.js'
 import { round } from '../lib/stats.js'
 
@@ -32,7 +33,7 @@ export async function runApi (adapterName: string, p: ApiParams, dir: string): P
   if (makeStore === undefined) return { skipped: `${adapterName} is not one of our stores` }
   const store = makeStore({ dir, shared: '' })
   const app = Fastify({ logger: false })
-  await app.register(scheduler, { store, apiEnabled: true, executors: { default: { maxConcurrency: OURS_CONCURRENCY } }, tasks: { noop: () => {} } })
+  await app.register(lib.default, { store, apiEnabled: true, executors: { default: { maxConcurrency: OURS_CONCURRENCY } }, tasks: { noop: () => {} } })
   app.get('/bare/jobs/:id', async (req, reply) => {
     const job = await store.getJob((req.params as { id: string }).id)
     return job === null ? await reply.code(404).send({ error: 'not found' }) : job

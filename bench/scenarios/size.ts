@@ -6,7 +6,8 @@
  */
 import { statSync } from 'node:fs'
 import Fastify, { type FastifyInstance } from 'fastify'
-import scheduler, { type JobDefinition, type JobStore } from '../../src/index.js'
+import type { JobDefinition, JobStore } from '../../src/index.js'
+import { lib } from '../lib/ours-lib.js'
 import { OURS_CONCURRENCY, ourStores } from '../adapters/ours.js'
 import { nowMs, sleep } from '../lib/clock.js'
 import { ascending, percentile, round } from '../lib/stats.js'
@@ -27,7 +28,7 @@ function spreadJob (i: number, size: number, origin: number, prefix = 'j'): JobD
 
 async function makeApp (store: JobStore, opts: { clock?: WakeupClock, autoStart?: boolean, onFire?: (id: string, start: number) => void }): Promise<FastifyInstance> {
   const app = Fastify({ logger: { level: process.env.BENCH_LOG_LEVEL ?? 'error' } })
-  await app.register(scheduler, {
+  await app.register(lib.default, {
     store,
     autoStart: opts.autoStart ?? false,
     apiEnabled: true,

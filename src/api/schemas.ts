@@ -104,7 +104,7 @@ export const Job = Type.Object({
   coalesce: Type.Boolean(),
   max_instances: Type.Integer(),
   timeout: Nullable(Type.Number(), 'Seconds a run may take; null = no limit'),
-  next_run_time: Nullable(Type.String(), 'ISO 8601 in the job timezone; null when paused'),
+  next_run_time: Nullable(Type.String(), 'ISO 8601 in the job timezone (with its own offset when it was given with one); null when paused'),
   paused: Type.Boolean(),
   paused_reason: Nullable(Type.String()),
   source: Type.Union([Type.Literal('config'), Type.Literal('api'), Type.Literal('code')]),

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Clock } from '../clock.js'
 import type { Executor } from '../executor.js'
 import type { Metrics } from '../metrics.js'
-import type { AcquiredJob, JobStore } from '../store.js'
+import type { AcquiredJob, JobStore, StoreChange } from '../store.js'
 import type { RunRecord } from '../types.js'
 import { decideFire, dueAtOf, type FireDecision } from './fire-decision.js'
 import type { Runner } from './runner.js'
@@ -11,11 +11,14 @@ import { storeNow, toLocalTime } from './store-clock.js'
 /**
  * Jobs claimed in one store call. Not the executor's free slots: a claim is a round trip (a write
  * transaction on SQLite), so it takes a batch, and the runs wait in the executor's queue. Batches
- * of this size still leave the store to other processes between them, so fires spread over them.
+ * of this size leave the store to other processes between them, so fires spread over processes.
  */
-const CLAIM_BATCH = 250
-/** Runs an executor may have waiting beyond its running ones before the cycle stops claiming. */
-const MAX_BACKLOG = 2000
+const CLAIM_BATCH = 100
+/**
+ * Runs an executor may have waiting beyond its running ones before the cycle stops claiming: a
+ * process does not hoard due jobs that idle processes sharing the store could start now.
+ */
+const MAX_BACKLOG = 2 * CLAIM_BATCH
 
 export interface ClaimCycleConfig {
   stores: Readonly<Record<string, JobStore>>
@@ -29,7 +32,8 @@ export interface ClaimCycleConfig {
   metrics: Metrics
   /** Longest sleep of the timer, so clock jumps and suspends are noticed. */
   maxSleepMs: number
-  emit: (event: string, payload: unknown) => void
+  /** Emits an event; the payload is built only when the event has listeners. */
+  emit: (event: string, payload: () => unknown) => void
 }
 
 /**
@@ -85,6 +89,25 @@ export class ClaimCycle {
     })
   }
 
+  /**
+   * A store change: wakes the cycle unless the change cannot make anything due sooner than the
+   * timer already set (an add or change whose next run is not earlier, a pause, a removal). So a
+   * burst of API adds does not run a claim cycle each.
+   */
+  notify (store: JobStore, change: StoreChange): void {
+    if (change.type === 'scheduler_state') {
+      this.paused = change.paused
+      this.wake()
+      return
+    }
+    if (this.#cycle === null && this.#timerTarget !== null) {
+      if (change.type === 'job_removed') return
+      if (change.nextRunTime === null) return
+      if (toLocalTime(change.nextRunTime, store, this.#c.clock) >= this.#timerTarget) return
+    }
+    this.wake()
+  }
+
   defaultStore (): JobStore {
     const { stores } = this.#c
     return (stores.default ?? Object.values(stores)[0]) as JobStore
@@ -125,6 +148,9 @@ export class ClaimCycle {
         // returned: fires that came due meanwhile run in this instance rather than meet it at max_instances.
         await this.#fire(store, jobstore, acquired, Math.max(now, storeNow(store, this.#c.clock)))
         if (acquired.length < limit || !this.#active) break
+        // Between batches, let timers, I/O and the runs just started have the event loop: an
+        // in-process store answers in microtasks, so a long run of batches would starve them.
+        await new Promise<void>((resolve) => setImmediate(resolve))
       }
     }
     // Paused, due jobs stay due: only a resume (notified) or the sleep cap wakes us.
@@ -217,17 +243,17 @@ export class ClaimCycle {
     const { emit, metrics, log } = this.#c
     for (const at of missed) {
       metrics.recordRun('missed')
-      emit('job_missed', { job_id: job.id, jobstore, scheduled_run_time: new Date(at) })
+      emit('job_missed', () => ({ job_id: job.id, jobstore, scheduled_run_time: new Date(at) }))
     }
     if (missed.length > 0 || skippedAhead) {
       log.warn({ jobId: job.id, missed: missed.length, skippedAhead }, 'job fires missed (later than misfire_grace_time)')
     }
     for (const at of blocked) {
       metrics.maxInstancesSkips++
-      emit('job_max_instances', { job_id: job.id, jobstore, scheduled_run_time: new Date(at) })
+      emit('job_max_instances', () => ({ job_id: job.id, jobstore, scheduled_run_time: new Date(at) }))
       log.warn({ jobId: job.id, maxInstances: job.max_instances }, 'job fire skipped: maximum number of running instances reached')
     }
-    if (release.remove) emit('job_removed', { job_id: job.id, jobstore })
+    if (release.remove) emit('job_removed', () => ({ job_id: job.id, jobstore }))
     if (runs.length > 0) {
       this.#c.runner.submit(store, jobstore, job, runs.map((run) => ({ run, dueAt: dueAtOf(job, run) })))
     }

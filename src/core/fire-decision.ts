@@ -1,12 +1,28 @@
 import type { AcquiredJob, JobRelease } from '../store.js'
 import { applyJitter, compileTrigger } from '../triggers/index.js'
-import type { JobRecord, RunRecord } from '../types.js'
+import type { JobRecord, RunRecord, Trigger, TriggerSpec } from '../types.js'
 import { missedRun, newRun } from './run-records.js'
 
 /** Fires the core could enumerate in one claim before it skips ahead (a long outage). */
 const MAX_CATCH_UP = 1000
 /** Missed fires recorded per claim (history keeps `historyLimit` anyway). */
 const MAX_MISSED_RECORDS = 100
+
+/**
+ * Compiled triggers by spec object. An in-process store hands out the same (frozen) spec at every
+ * claim of a job, so its trigger is compiled once rather than per fire; specs parsed anew (SQLite)
+ * simply miss. Weak: a spec that is dropped takes its trigger with it.
+ */
+const compiled = new WeakMap<TriggerSpec, Trigger>()
+
+function triggerOf (spec: TriggerSpec): Trigger {
+  let trigger = compiled.get(spec)
+  if (trigger === undefined) {
+    trigger = compileTrigger(spec)
+    if (Object.isFrozen(spec)) compiled.set(spec, trigger)
+  }
+  return trigger
+}
 
 /** What one claimed job does at a wakeup, decided before anything is written. */
 export interface FireDecision {
@@ -36,7 +52,7 @@ export interface DecideOptions {
  */
 export function decideFire (claim: AcquiredJob, now: number, { nodeId, leaseMs, historyLimit }: DecideOptions): FireDecision {
   const { job } = claim
-  const trigger = compileTrigger(job.trigger)
+  const trigger = triggerOf(job.trigger)
   const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
   const runnable: number[] = []
   const missed: number[] = []

@@ -27,11 +27,51 @@ interface PendingFinish extends RunFinish {
   written: (recorded: Recorded) => void
 }
 
-interface InFlight {
-  run: RunRecord
-  store: JobStore
-  controller: AbortController
-  done: Promise<RunOutcome>
+/**
+ * A run handed to the runner, until its result is written. The abort signal and the outcome
+ * promise are made only when someone asks for them (most tasks never read `signal`, and only a
+ * manual run with `wait` awaits its outcome).
+ */
+export class InFlight {
+  readonly run: RunRecord
+  readonly store: JobStore
+  aborted = false
+  #reason: unknown
+  #controller: AbortController | null = null
+  #outcome: RunOutcome | null = null
+  #waiters: Array<(outcome: RunOutcome) => void> | null = null
+
+  constructor (run: RunRecord, store: JobStore) {
+    this.run = run
+    this.store = store
+  }
+
+  get signal (): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController()
+      if (this.aborted) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
+  }
+
+  abort (reason: unknown): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.#reason = reason
+    this.#controller?.abort(reason)
+  }
+
+  /** Resolves with the run's outcome once its result is written (never rejects). */
+  async done (): Promise<RunOutcome> {
+    if (this.#outcome !== null) return this.#outcome
+    return await new Promise<RunOutcome>((resolve) => { (this.#waiters ??= []).push(resolve) })
+  }
+
+  settle (outcome: RunOutcome): void {
+    this.#outcome = outcome
+    for (const resolve of this.#waiters ?? []) resolve(outcome)
+    this.#waiters = null
+  }
 }
 
 export interface RunnerConfig {
@@ -45,7 +85,8 @@ export interface RunnerConfig {
   executors: ReadonlyMap<string, Executor>
   /** How long `stop(true)` waits for running tasks before abandoning them. */
   shutdownTimeoutMs: number
-  emit: (event: string, payload: unknown) => void
+  /** Emits an event; the payload is built only when the event has listeners. */
+  emit: (event: string, payload: () => unknown) => void
 }
 
 /**
@@ -56,6 +97,7 @@ export interface RunnerConfig {
 export class Runner {
   readonly #c: RunnerConfig
   readonly #inflight = new Map<string, InFlight>()
+  readonly #idleWaiters: Array<() => void> = []
   /** Finished runs waiting for their group commit, per store. */
   readonly #finishing = new Map<JobStore, PendingFinish[]>()
   #flushScheduled = false
@@ -67,67 +109,64 @@ export class Runner {
 
   get inflightCount (): number { return this.#inflight.size }
 
-  /** Resolves when every run handed over so far has finished. */
+  /** Resolves when no run is in flight. */
   async settled (): Promise<void> {
-    await Promise.all([...this.#inflight.values()].map((f) => f.done))
+    if (this.#inflight.size === 0) return
+    await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
   }
 
   /**
    * Hands runs of one job to its executor as one instance: they take one slot and run one after
-   * another. Each run's promise resolves with its outcome (never rejects).
+   * another. Returns their handles (`done()` resolves with a run's outcome).
    */
-  submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunSubmission[], { manual = false }: { manual?: boolean } = {}): Array<Promise<RunOutcome>> {
+  submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunSubmission[], { manual = false }: { manual?: boolean } = {}): InFlight[] {
     const executor = this.executorOf(job)
-    const queued = runs.map(({ run, dueAt }) => {
-      const controller = new AbortController()
-      let resolveDone!: (outcome: RunOutcome) => void
-      const done = new Promise<RunOutcome>((resolve) => { resolveDone = resolve })
-      this.#inflight.set(run.run_id, { run, store, controller, done })
-      this.#c.emit('job_submitted', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at) })
-      return { run, dueAt, controller, done, resolveDone, started: false, expired: false, graceTimer: null as unknown }
+    const flights = runs.map(({ run }) => {
+      const flight = new InFlight(run, store)
+      this.#inflight.set(run.run_id, flight)
+      this.#c.emit('job_submitted', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at) }))
+      return flight
     })
     this.#ensureRenewal()
+    /** Per run: started, or recorded missed while it waited; and its grace timer. */
+    const state = flights.map(() => ({ started: false, expired: false, graceTimer: null as unknown }))
     const work = async (): Promise<void> => {
-      for (const entry of queued) {
-        const { run, dueAt, controller, resolveDone } = entry
-        if (entry.expired) continue
-        entry.started = true
-        if (entry.graceTimer !== null) this.#c.clock.clearTimeout(entry.graceTimer)
+      for (let i = 0; i < flights.length; i++) {
+        const flight = flights[i] as InFlight
+        const { run } = flight
+        const s = state[i] as (typeof state)[number]
+        if (s.expired) continue
+        s.started = true
+        if (s.graceTimer !== null) this.#c.clock.clearTimeout(s.graceTimer)
         let outcome: Executed = { error: null }
         try {
-          outcome = await this.#execute(store, jobstore, job, run, dueAt, controller)
+          outcome = await this.#execute(jobstore, job, flight, (runs[i] as RunSubmission).dueAt)
         } catch (err) {
           // The store could not record the run: a waiting caller hears it rather than a success.
           this.#c.log.error({ err, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
           outcome = { error: describeThrown(err) }
         }
-        const finished = (error: RunRecord['error']): void => {
-          this.#inflight.delete(run.run_id)
-          resolveDone({ error })
-        }
-        if (outcome.recorded === undefined) finished(outcome.error)
-        else void outcome.recorded.then(finished)
+        if (outcome.recorded === undefined) this.#settle(flight, outcome.error)
+        else void outcome.recorded.then((error) => { this.#settle(flight, error) })
       }
     }
     // A scheduled fire still waiting for a slot when its grace ends is recorded missed then, not
     // whenever a slot frees up (which could be never, with every slot held by hung tasks).
-    for (const entry of queued) {
-      const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
-      if (manual || entry.run.trigger !== 'scheduled' || !Number.isFinite(graceMs)) continue
-      const wait = entry.dueAt + graceMs - storeNow(store, this.#c.clock)
-      entry.graceTimer = this.#c.clock.setTimeout(() => {
-        entry.graceTimer = null
-        if (entry.started || entry.expired) return
-        entry.expired = true
-        if (queued.every((e) => e.expired)) executor.withdraw(work)
-        void this.#recordMissed(store, jobstore, job, entry.run, storeNow(store, this.#c.clock)).then((error) => {
-          this.#inflight.delete(entry.run.run_id)
-          entry.resolveDone({ error })
-        })
+    const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
+    flights.forEach((flight, i) => {
+      const s = state[i] as (typeof state)[number]
+      if (manual || flight.run.trigger !== 'scheduled' || !Number.isFinite(graceMs)) return
+      const wait = (runs[i] as RunSubmission).dueAt + graceMs - storeNow(store, this.#c.clock)
+      s.graceTimer = this.#c.clock.setTimeout(() => {
+        s.graceTimer = null
+        if (s.started || s.expired) return
+        s.expired = true
+        if (state.every((x) => x.expired)) executor.withdraw(work)
+        void this.#recordMissed(store, jobstore, job, flight.run, storeNow(store, this.#c.clock)).then((error) => { this.#settle(flight, error) })
       }, Math.max(0, wait))
-    }
+    })
     executor.submit(work, { manual })
-    return queued.map((q) => q.done)
+    return flights
   }
 
   /** The executor a job runs on. */
@@ -152,15 +191,22 @@ export class Runner {
     }
     if (recorded) {
       this.#c.metrics.recordRun('missed')
-      this.#c.emit('job_missed', { job_id: job.id, jobstore, scheduled_run_time: new Date(run.scheduled_at) })
+      this.#c.emit('job_missed', () => ({ job_id: job.id, jobstore, scheduled_run_time: new Date(run.scheduled_at) }))
       this.#c.log.warn({ jobId: job.id, scheduledAt: new Date(run.scheduled_at).toISOString() }, 'job fire missed: no executor slot within misfire_grace_time')
     }
     return null
   }
 
-  async #execute (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, dueAt: number, controller: AbortController): Promise<Executed> {
+  #settle (flight: InFlight, error: RunRecord['error']): void {
+    this.#inflight.delete(flight.run.run_id)
+    flight.settle({ error })
+    if (this.#inflight.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve()
+  }
+
+  async #execute (jobstore: string, job: JobRecord, flight: InFlight, dueAt: number): Promise<Executed> {
     const { metrics, emit } = this.#c
-    if (controller.signal.aborted) {
+    const { run, store } = flight
+    if (flight.aborted) {
       // Abandoned (shutdown, or its lease was lost) while it waited for a slot: it never starts.
       return { error: { name: 'AbortError', message: 'the run was abandoned before it started', stack: null } }
     }
@@ -173,7 +219,7 @@ export class Runner {
     const lag = startedAt - run.scheduled_at
     if (run.trigger === 'scheduled') metrics.recordLag(lag)
     const fn = this.#c.tasks.get(job.func)
-    const ctx = new LazyTaskContext(job, jobstore, run, this.#c.fastify, this.#c.log, controller.signal)
+    const ctx = new LazyTaskContext(job, jobstore, run, this.#c.fastify, this.#c.log, flight)
     let error: RunRecord['error'] = null
     let retval: unknown
     const timeoutMs = job.timeout === undefined || job.timeout === null ? null : job.timeout * 1000
@@ -191,7 +237,7 @@ export class Runner {
             timer = null
             timedOut = true
             const reason = new DOMException(`the task did not finish within its timeout of ${String(job.timeout)} s`, 'TimeoutError')
-            controller.abort(reason)
+            flight.abort(reason)
             reject(reason)
           }, timeoutMs)
         })])
@@ -229,10 +275,10 @@ export class Runner {
       }
       metrics.recordRun(result.status as 'success' | 'error')
       if (error === null) {
-        emit('job_executed', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), retval, duration_ms: result.duration_ms })
+        emit('job_executed', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), retval, duration_ms: result.duration_ms }))
       } else {
         ctx.log.error({ err: error }, 'job raised an error')
-        emit('job_error', { job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), error })
+        emit('job_error', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), error }))
       }
       return error
     }) }
@@ -310,9 +356,9 @@ export class Runner {
         const held = new Set(await store.renewRunLeases(nodeId, ids, storeNow(store, clock) + leaseMs))
         for (const id of ids) {
           const flight = this.#inflight.get(id)
-          if (!held.has(id) && flight !== undefined && !flight.controller.signal.aborted) {
+          if (!held.has(id) && flight !== undefined && !flight.aborted) {
             log.warn({ jobId: flight.run.job_id, runId: id }, 'lost the lease of a running job; aborting it')
-            flight.controller.abort(new Error('lease lost'))
+            flight.abort(new Error('lease lost'))
           }
         }
       } catch (err) {
@@ -330,12 +376,12 @@ export class Runner {
       // A real-time bound even under a test clock: it limits how long a process may hang on close.
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#c.shutdownTimeoutMs) })
-      await Promise.race([Promise.all(pending.map((f) => f.done)), timeout])
+      await Promise.race([Promise.all(pending.map(async (f) => await f.done())), timeout])
       clearTimeout(timer)
     }
     const byStore = new Map<JobStore, InFlight[]>()
     for (const flight of this.#inflight.values()) {
-      flight.controller.abort(new Error('scheduler shutdown'))
+      flight.abort(new Error('scheduler shutdown'))
       byStore.set(flight.store, [...byStore.get(flight.store) ?? [], flight])
     }
     // Release the leases now rather than let another process wait for them to lapse.
@@ -350,7 +396,7 @@ export class Runner {
       const recorded = await store.finishRuns(nodeId, finishes)
         .catch((err: unknown) => { log.error({ err }, 'could not release run leases'); return [] as boolean[] })
       for (const ok of recorded) if (ok) metrics.recordRun('abandoned')
-      for (const { run } of flights) this.#inflight.delete(run.run_id)
+      for (const flight of flights) this.#settle(flight, { name: 'AbortError', message: 'scheduler shut down before the run finished', stack: null })
     }
     this.#clearRenewTimer()
   }

@@ -11,8 +11,8 @@ import type { JobRecord, RunRecord } from '../types.js'
 export class LazyTaskContext implements TaskContext {
   readonly runId: string
   readonly fastify: FastifyInstance
-  readonly signal: AbortSignal
   readonly #job: JobRecord
+  readonly #abort: { readonly signal: AbortSignal }
   readonly #jobstore: string
   readonly #scheduledAt: number
   readonly #parentLog: FastifyBaseLogger
@@ -22,20 +22,22 @@ export class LazyTaskContext implements TaskContext {
   #log: FastifyBaseLogger | undefined
   #date: Date | undefined
 
-  constructor (job: JobRecord, jobstore: string, run: RunRecord, fastify: FastifyInstance, log: FastifyBaseLogger, signal: AbortSignal) {
+  constructor (job: JobRecord, jobstore: string, run: RunRecord, fastify: FastifyInstance, log: FastifyBaseLogger, abort: { readonly signal: AbortSignal }) {
     this.#job = job
     this.#jobstore = jobstore
     this.runId = run.run_id
     this.#scheduledAt = run.scheduled_at
     this.fastify = fastify
     this.#parentLog = log
-    this.signal = signal
+    this.#abort = abort
   }
 
   /** A copy: the task may change it without touching the stored job. */
   get args (): unknown[] { return (this.#args ??= structuredClone(this.#job.args)) }
   get kwargs (): Record<string, unknown> { return (this.#kwargs ??= structuredClone(this.#job.kwargs)) }
   get job (): JobInfo { return (this.#info ??= structuredClone(jobToInfo(this.#job, this.#jobstore))) }
+  /** Aborts on shutdown, or when this process lost the run's lease. */
+  get signal (): AbortSignal { return this.#abort.signal }
   get scheduledAt (): Date { return (this.#date ??= new Date(this.#scheduledAt)) }
   get log (): FastifyBaseLogger { return (this.#log ??= this.#parentLog.child({ jobId: this.#job.id, runId: this.runId })) }
 }
