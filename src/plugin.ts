@@ -45,7 +45,7 @@ const schedulerPlugin: FastifyPluginAsync<SchedulerPluginOptions> = async (fasti
   fastify.addHook('onClose', async () => { await scheduler.close() })
 
   if (Object.values(options.jobstores).some((s) => s instanceof MemoryStore) && inWorkerProcess()) {
-    fastify.log.warn('fastify-apscheduler: the memory job store cannot be shared between cluster/PM2 workers; every worker will run every job. Use a shared store such as SqliteStore.')
+    fastify.log.warn('fastify-apscheduler: the memory job store cannot be shared between cluster/PM2 workers; every worker will run every job. Use a shared store: SqliteStore (one host) or RedisStore.')
   }
 
   await scheduler.open()
@@ -53,11 +53,18 @@ const schedulerPlugin: FastifyPluginAsync<SchedulerPluginOptions> = async (fasti
     if (job === null || typeof job !== 'object' || typeof job.id !== 'string') {
       throw new Error(`fastify-apscheduler: option 'jobs[${i}]' needs an 'id' so it can be upserted on every start`)
     }
-    try {
-      await scheduler.upsertConfigJob(job)
-    } catch (err) {
-      throw new Error(`fastify-apscheduler: option 'jobs[${i}]' (id ${job.id}): ${(err as Error).message}`)
-    }
+  }
+  // Several upserts in flight at once: a networked store (Redis) pipelines them instead of paying
+  // one round trip after another for thousands of boot-time jobs.
+  const entries = [...options.jobs.entries()]
+  for (let from = 0; from < entries.length; from += UPSERT_BATCH) {
+    await Promise.all(entries.slice(from, from + UPSERT_BATCH).map(async ([i, job]) => {
+      try {
+        await scheduler.upsertConfigJob(job)
+      } catch (err) {
+        throw new Error(`fastify-apscheduler: option 'jobs[${i}]' (id ${job.id}): ${(err as Error).message}`)
+      }
+    }))
   }
 
   if (options.apiEnabled) {
@@ -72,5 +79,8 @@ const schedulerPlugin: FastifyPluginAsync<SchedulerPluginOptions> = async (fasti
     fastify.addHook('onReady', async () => { await scheduler.start() })
   }
 }
+
+/** Boot-time jobs upserted at once. */
+const UPSERT_BATCH = 64
 
 export const plugin = fp(schedulerPlugin, { name: 'fastify-apscheduler', fastify: '5.x' })

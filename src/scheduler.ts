@@ -153,6 +153,7 @@ export class Scheduler extends EventEmitter {
   async open (): Promise<void> {
     if (this.#opened) return
     for (const store of Object.values(this.#stores)) {
+      store.attach?.({ log: this.#log, clock: this.clock })
       await store.open()
       this.#unsubscribe.push(store.subscribe((change) => { this.#cycle.notify(store, change) }))
     }
@@ -330,15 +331,15 @@ export class Scheduler extends EventEmitter {
       throw new ValidationError('reason', 'must be a string of at most 1024 characters')
     }
     return await this.#update(id, (record) => ({
-      ...record, paused: true, paused_reason: reason ?? null, next_run_time: null, next_fire_time: null, updated_at: this.clock.now()
+      ...record, paused: true, paused_reason: reason ?? null, next_run_time: null, next_fire_time: null, updated_at: this.#now()
     }), 'job_modified')
   }
 
   async resumeJob (id: string): Promise<JobInfo> {
     return await this.#update(id, (record) => {
       if (!record.paused) return record
-      const next: JobRecord = { ...record, paused: false, paused_reason: null, updated_at: this.clock.now() }
-      scheduleFromNow(next, this.clock.now())
+      const next: JobRecord = { ...record, paused: false, paused_reason: null, updated_at: this.#now() }
+      scheduleFromNow(next, this.#now())
       return next
     }, 'job_modified')
   }
@@ -414,10 +415,25 @@ export class Scheduler extends EventEmitter {
   #fireTimes (record: JobRecord, count: number): string[] {
     const trigger = compileTrigger(record.trigger)
     const out: string[] = []
-    let at = record.paused ? trigger.first(this.clock.now()) : record.next_fire_time
+    let at = record.paused ? trigger.first(this.#now()) : record.next_fire_time
     while (at !== null && out.length < count) {
       out.push(formatDate(at, record.trigger.timezone))
       at = trigger.next(at)
+    }
+    return out
+  }
+
+  /** Stores that are not usable now (unreachable, or lost their data), by alias, with the reason. */
+  async storeProblems (): Promise<Record<string, string>> {
+    const out: Record<string, string> = {}
+    for (const [alias, store] of Object.entries(this.#stores)) {
+      if (store.health === undefined) continue
+      try {
+        const health = await store.health()
+        if (!health.ok) out[alias] = health.reason ?? 'unavailable'
+      } catch (err) {
+        out[alias] = (err as Error).message
+      }
     }
     return out
   }
@@ -442,6 +458,14 @@ export class Scheduler extends EventEmitter {
 
   // ---------------------------------------------------------------- internals: helpers
 
+  /**
+   * The instant new schedules are computed from: the default store's time when it keeps its own
+   * (Redis: the server's clock), so a process whose clock is off does not skip or repeat fires.
+   */
+  #now (): number {
+    return storeNow(this.#cycle.defaultStore(), this.clock)
+  }
+
   #context (): NormalizeContext {
     return {
       timezone: this.timezone,
@@ -449,7 +473,7 @@ export class Scheduler extends EventEmitter {
       tasks: this.tasks,
       jobstores: Object.keys(this.#stores),
       executors: [...this.#executors.keys()],
-      now: this.clock.now()
+      now: this.#now()
     }
   }
 

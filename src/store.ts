@@ -1,3 +1,4 @@
+import type { Clock } from './clock.js'
 import type { JobRecord, RunRecord } from './types.js'
 
 /**
@@ -27,6 +28,12 @@ export interface JobStore {
   now? (): number
   /** Whether the store is usable (connected, its data still there); /health reports it. */
   health? (): Promise<StoreHealth>
+  /**
+   * Called by the scheduler before `open()`: its logger (for what the store must say loudly, such
+   * as Redis coming back without its data) and its clock (the store's own time is measured
+   * against it).
+   */
+  attach? (context: StoreContext): void
 
   /** Inserts a job; throws ConflictingIdError when the id exists. Emits `job_added`. */
   addJob (job: JobRecord): Promise<void>
@@ -146,6 +153,11 @@ export interface JobPage {
   jobs: JobRecord[]
   /** Matches before offset/limit. */
   total: number
+}
+
+export interface StoreContext {
+  log: { error: (obj: object, msg: string) => void, warn: (obj: object, msg: string) => void, info: (obj: object, msg: string) => void }
+  clock: Clock
 }
 
 export interface StoreHealth {

@@ -70,6 +70,8 @@ function scriptSources (): Map<ScriptName, string> {
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379'
 const OFFSET_SAMPLE_MS = 10_000
+/** How long finished runs wait for Redis to come back before their results are given up. */
+const FINISH_RETRY_MS = 60_000
 
 const str = (n: number | null): string => n === null ? '' : String(n)
 const numOrNull = (s: string | undefined): number | null => s === undefined || s === '' ? null : Number(s)
@@ -90,7 +92,9 @@ export class RedisStore implements JobStore {
   readonly #origin = randomUUID()
   readonly #listeners = new Set<(change: StoreChange) => void>()
   #clock: Clock
+  readonly #ownClock: boolean
   #log: StoreLog | null
+  #connected = false
   #client: Client | null
   #sub: Client | null = null
   #scripts: Map<ScriptName, Script> | null = null
@@ -117,6 +121,7 @@ export class RedisStore implements JobStore {
     this.#ownClient = client === undefined
     this.#commandTimeoutMs = commandTimeoutMs
     this.#clock = clock ?? systemClock
+    this.#ownClock = clock !== undefined
     this.#log = log ?? null
   }
 
@@ -137,7 +142,7 @@ export class RedisStore implements JobStore {
   /** Lets the scheduler give the store its logger and clock. */
   attach ({ log, clock }: { log?: StoreLog, clock?: Clock }): void {
     if (log !== undefined && this.#log === null) this.#log = log
-    if (clock !== undefined) this.#clock = clock
+    if (clock !== undefined && !this.#ownClock) this.#clock = clock
   }
 
   async open (): Promise<void> {
@@ -161,7 +166,17 @@ export class RedisStore implements JobStore {
       this.#client = new Redis(this.#url, options)
     }
     const client = this.#client
-    client.on('error', (err: Error) => { this.#log?.warn({ err: { message: err.message } }, 'redis store: connection error') })
+    // Said once per outage, not at every reconnect attempt.
+    client.on('error', (err: Error) => {
+      if (!this.#connected) return
+      this.#connected = false
+      this.#log?.error({ prefix: this.prefix, err: { message: err.message } }, 'redis store: connection lost; reconnecting (scheduler routes answer 503 meanwhile)')
+    })
+    client.on('close', () => {
+      if (!this.#connected || this.#closed) return
+      this.#connected = false
+      this.#log?.error({ prefix: this.prefix }, 'redis store: connection lost; reconnecting (scheduler routes answer 503 meanwhile)')
+    })
     if (client.status === 'wait') {
       try {
         await client.connect()
@@ -177,13 +192,17 @@ export class RedisStore implements JobStore {
       if (typeof holder[command] !== 'function') client.defineCommand(command, { numberOfKeys: 1, lua })
       scripts.set(name, (holder[command] as Script).bind(client))
     }
+    this.#connected = true
     await this.#checkEpoch(true)
     await this.#sampleOffset(3)
     this.#offsetTimer = setInterval(() => { void this.#sampleOffset(1).catch(() => {}) }, OFFSET_SAMPLE_MS)
     this.#offsetTimer.unref()
     client.on('ready', this.#onReady)
 
-    const sub: Client = (client as Redis).duplicate()
+    // Its own offline queue: after a reconnect ioredis resubscribes before the connection is ready.
+    const sub: Client = 'isCluster' in client && client.isCluster
+      ? (client as Cluster).duplicate(undefined, { enableOfflineQueue: true })
+      : (client as Redis).duplicate({ enableOfflineQueue: true })
     sub.on('error', () => {}) // reported through the main connection
     if (sub.status === 'wait') await sub.connect()
     else if (sub.status !== 'ready') await waitReady(sub, this.#commandTimeoutMs * 2)
@@ -215,6 +234,8 @@ export class RedisStore implements JobStore {
 
   /** After a reconnect: notice a server that came back without our data. */
   readonly #onReady = (): void => {
+    if (!this.#connected) this.#log?.info({ prefix: this.prefix }, 'redis store: connected')
+    this.#connected = true
     void this.#checkEpoch(false).catch(() => {})
     void this.#sampleOffset(1).catch(() => {})
   }
@@ -227,18 +248,18 @@ export class RedisStore implements JobStore {
     const client = this.#client
     if (client === null) return
     const key = `${this.prefix}:epoch`
-    const mine = this.#epoch ?? randomUUID()
-    await client.set(key, mine, 'NX')
+    const seen = this.#epoch
     const current = await client.get(key)
-    if (first || this.#epoch === null) {
-      this.#epoch = current
-      return
-    }
-    if (current !== this.#epoch) {
+    if (!first && seen !== null && current !== seen) {
       this.#dataLostAt = Date.now()
-      this.#epoch = current
       this.#log?.error({ prefix: this.prefix }, 'redis store: REDIS CAME BACK WITHOUT THE SCHEDULER DATA (restarted without persistence, or flushed): jobs, claims and history under this prefix are gone; enable AOF/RDB persistence')
-      this.#emit({ type: 'scheduler_state', paused: (await this.getSchedulerState().catch(() => ({ paused: false }))).paused })
+    }
+    if (current === null) {
+      // A fresh token, so every other process notices the loss too (theirs no longer matches).
+      await client.set(key, randomUUID(), 'NX')
+      this.#epoch = await client.get(key)
+    } else {
+      this.#epoch = current
     }
   }
 
@@ -370,8 +391,25 @@ export class RedisStore implements JobStore {
       args.push(runId, result.status, str(result.started_at), String(result.finished_at), str(result.duration_ms),
         str(result.lag_ms), result.error === null ? '' : JSON.stringify(result.error))
     }
-    const out = await this.#run('finishRuns', ...args) as number[]
+    // A result is worth waiting for: the write is fenced by the run's lease, so a late retry
+    // cannot overwrite a run that was meanwhile expired as abandoned.
+    const out = await this.#retryWhileDown(FINISH_RETRY_MS, async () => await this.#run('finishRuns', ...args)) as number[]
     return out.map((n) => Number(n) === 1)
+  }
+
+  /** Runs `fn`, and while Redis is unreachable retries it once reconnected, up to `forMs`. */
+  async #retryWhileDown<T> (forMs: number, fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + forMs
+    for (;;) {
+      try {
+        return await fn()
+      } catch (err) {
+        const client = this.#client
+        if (!(err instanceof StoreUnavailableError) || this.#closed || client === null || Date.now() >= deadline) throw err
+        await waitReady(client, deadline - Date.now()).catch(() => {})
+        if (client.status !== 'ready') await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
   }
 
   async expireRuns (now: number): Promise<RunRecord[]> {
@@ -518,8 +556,10 @@ function redactUrl (url: string): string {
 }
 
 async function waitReady (client: Client, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => { cleanup(); reject(new StoreUnavailableError(`Redis did not become ready within ${timeoutMs} ms`)) }, timeoutMs)
+    timer.unref()
     const onReady = (): void => { cleanup(); resolve() }
     const cleanup = (): void => { clearTimeout(timer); client.off('ready', onReady) }
     client.on('ready', onReady)

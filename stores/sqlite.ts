@@ -118,6 +118,11 @@ const HISTORY_ORDER = 'scheduled_at DESC, started_at DESC, run_id DESC'
 const DUE = 'paused = 0 AND next_run_time <= @now AND (lease_expires IS NULL OR lease_expires <= @now)'
 /** Running runs whose lease lapsed (parameter ?). */
 const EXPIRED = "status = 'running' AND lease_expires <= ?"
+/** Ids whose id or name search key starts with @p: two index ranges [@p, @next) (IN drops repeats). */
+const SEARCH_IDS = `SELECT id FROM jobs WHERE id_key >= @p AND id_key < @next
+  UNION ALL SELECT id FROM jobs WHERE name_key >= @p AND name_key < @next`
+/** Sorts after every TEXT value in SQLite (a BLOB): the upper bound of a prefix that has none. */
+const AFTER_ALL_TEXT = Buffer.from([0xff])
 /** The list order of `queryJobs` (JOB_LIST_ORDER), served by jobs_list / jobs_func_list. */
 const LIST_ORDER = 'list_rank, next_run_time, id'
 
@@ -217,17 +222,19 @@ export const SQL = {
       ORDER BY ${LIST_ORDER} LIMIT @limit OFFSET @offset`,
   countAll: 'SELECT coalesce(SUM(n), 0) FROM job_counts WHERE list_rank BETWEEN @lo AND @hi',
   countFunc: 'SELECT coalesce(SUM(n), 0) FROM job_counts WHERE func = @func AND list_rank BETWEEN @lo AND @hi',
-  // A prefix range on each search key; the caller stops at the first key past the prefix.
-  searchIds: 'SELECT id, id_key AS k FROM jobs WHERE id_key >= ? ORDER BY id_key',
-  searchNames: 'SELECT id, name_key AS k FROM jobs WHERE name_key >= ? ORDER BY name_key',
-  listKeyOf: 'SELECT list_rank, next_run_time, func FROM jobs WHERE id = ?',
+  // `q`: the jobs in either prefix range, sorted as a list: the sort
+  // is over the matches only (the one statement the query-plan test lets sort).
+  searchCount: `SELECT COUNT(*) FROM jobs WHERE id IN (${SEARCH_IDS}) AND list_rank BETWEEN @lo AND @hi
+      AND (@func IS NULL OR func = @func)`,
+  searchPage: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id IN (${SEARCH_IDS}) AND list_rank BETWEEN @lo AND @hi
+      AND (@func IS NULL OR func = @func) ORDER BY ${LIST_ORDER} LIMIT @limit OFFSET @offset`,
   overdue: 'SELECT id FROM jobs WHERE overdue_at < ? ORDER BY overdue_at LIMIT ?',
   getMeta: 'SELECT value FROM meta WHERE key = ?',
   setMeta: 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'
 } as const
 
 /** Statements that return their single column's value. */
-const PLUCKED = new Set<keyof typeof SQL>(['getVersion', 'jobExists', 'countRunning', 'finishRun', 'countAllRunning', 'anyDue', 'anyExpired', 'wakeUnclaimed', 'wakeClaimed', 'wakeRuns', 'countAll', 'countFunc', 'overdue', 'getMeta'])
+const PLUCKED = new Set<keyof typeof SQL>(['searchCount', 'getVersion', 'jobExists', 'countRunning', 'finishRun', 'countAllRunning', 'anyDue', 'anyExpired', 'wakeUnclaimed', 'wakeClaimed', 'wakeRuns', 'countAll', 'countFunc', 'overdue', 'getMeta'])
 
 function prepareAll (db: Db): { [K in keyof typeof SQL]: Stmt } {
   const statements = {} as Record<keyof typeof SQL, Stmt>
@@ -421,26 +428,15 @@ export class SqliteStore implements JobStore {
     return { jobs: rows.map(rowToJob), total }
   }
 
-  /** `q`: the union of the id and name prefix ranges, filtered, in list order. */
+  /** `q`: the union of the id and name prefix ranges, filtered, in list order, in one query. */
   #search (q: string, { lo, hi, func, limit, offset }: { lo: number, hi: number, func: string | undefined, limit: number, offset: number }): JobPage {
     const s = this.#st()
-    const key = searchKey(q)
-    const ids = new Set<string>()
-    for (const stmt of [s.searchIds, s.searchNames]) {
-      for (const row of stmt.iterate(key) as IterableIterator<{ id: string, k: string }>) {
-        if (!row.k.startsWith(key)) break
-        ids.add(row.id)
-      }
-    }
-    const matches: Array<{ id: string, rank: number, at: number }> = []
-    for (const id of ids) {
-      const row = s.listKeyOf.get(id) as { list_rank: number, next_run_time: number | null, func: string } | undefined
-      if (row === undefined || row.list_rank < lo || row.list_rank > hi || (func !== undefined && row.func !== func)) continue
-      matches.push({ id, rank: row.list_rank, at: row.next_run_time ?? -Infinity })
-    }
-    matches.sort((a, b) => a.rank - b.rank || (a.at === b.at ? 0 : a.at - b.at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    const jobs = matches.slice(offset, offset + limit).map(({ id }) => rowToJob(s.getJob.get(id) as JobRow))
-    return { jobs, total: matches.length }
+    const p = searchKey(q)
+    const range = { p, next: prefixEnd(p) ?? AFTER_ALL_TEXT, lo, hi, func: func ?? null }
+    const total = s.searchCount.get(range) as number
+    if (limit <= 0 || offset >= total) return { jobs: [], total }
+    const rows = s.searchPage.all({ ...range, limit: Number.isFinite(limit) ? limit : -1, offset }) as JobRow[]
+    return { jobs: rows.map(rowToJob), total }
   }
 
   async overdueJobs (now: number, limit: number): Promise<string[]> {
@@ -636,6 +632,21 @@ export class SqliteStore implements JobStore {
       s.trimRuns.run(jobId, keepFinished)
     }
   }
+}
+
+/**
+ * The least string greater than every string that starts with `prefix`, in SQLite's BINARY order
+ * (UTF-8 bytes, which is code point order): the prefix with its last code point incremented.
+ * Null when there is none (an empty prefix, or one of U+10FFFF only).
+ */
+export function prefixEnd (prefix: string): string | null {
+  const points = [...prefix].map((c) => c.codePointAt(0) as number)
+  while (points.length > 0) {
+    let last = (points.pop() as number) + 1
+    if (last === 0xD800) last = 0xE000 // skip the surrogate range, which UTF-8 cannot hold
+    if (last <= 0x10FFFF) return String.fromCodePoint(...points, last)
+  }
+  return null
 }
 
 function jobParams (job: JobRecord): Record<string, unknown> {

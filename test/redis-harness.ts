@@ -4,7 +4,7 @@
  * restart or kill, alone or as a three-master Redis Cluster.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -88,8 +88,11 @@ const sleep = async (ms: number): Promise<void> => { await new Promise((resolve)
 export interface PrivateRedis {
   port: number
   url: string
-  /** Starts (or restarts) the server on the same port and data directory; resolves once it answers. */
-  start: () => Promise<void>
+  /**
+   * Starts (or restarts) the server on the same port and data directory; resolves once it
+   * answers. With `{ empty: true }` its data files are deleted first (a restart that lost the data).
+   */
+  start: (opts?: { empty?: boolean }) => Promise<void>
   /** Stops it: SHUTDOWN (with a save when persistent), or SIGKILL with `{ kill: true }`. */
   stop: (opts?: { kill?: boolean }) => Promise<void>
   /** Stops it and deletes its data directory. */
@@ -122,8 +125,12 @@ export async function startPrivateRedis ({ persistent = true, extraArgs = [] as 
       probe.disconnect()
     }
   }
-  const start = async (): Promise<void> => {
+  const start = async ({ empty = false } = {}): Promise<void> => {
     if (child !== null) return
+    if (empty) {
+      rmSync(dir, { recursive: true, force: true })
+      mkdirSync(dir)
+    }
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })

@@ -282,6 +282,12 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         assert.deepEqual(ids(filtered.jobs), ['s2'])
         assert.equal(filtered.total, 2)
         assert.deepEqual(ids((await store.queryJobs({ q: 'report', offset: 3 })).jobs), ['p1'])
+        // Beyond ASCII: compared by code point, cased by toLowerCase.
+        await store.addJob(job('u1', { name: 'Éclair 🍰 nightly' }))
+        await store.addJob(job('u2', { name: 'éclair 🍰x' }))
+        await store.addJob(job('u3', { name: 'éclairs' }))
+        assert.deepEqual(ids((await store.queryJobs({ q: 'ÉCLAIR 🍰' })).jobs).sort(), ['u1', 'u2'])
+        assert.equal((await store.queryJobs({ q: 'éclair' })).total, 3)
       })
 
       test('queries follow changes: pause, resume, fire, rename, remove', async () => {

@@ -1,6 +1,7 @@
 /** fastify-apscheduler as a Fastify plugin, on any of its stores. */
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
 import type { JobDefinition, JobStore, TaskContext } from '../../src/index.js'
 import { lib } from '../lib/ours-lib.js'
 import { nowMs } from '../lib/clock.js'
@@ -10,7 +11,40 @@ import type { Adapter, AdapterContext, JobSpec } from './types.js'
 export const ourStores: Record<string, (ctx: { dir: string, shared: string }) => JobStore> = {
   'ours-memory': () => new lib.MemoryStore(),
   // In a multi-process run `shared` is the one file every process opens.
-  'ours-sqlite': (ctx) => new lib.SqliteStore({ path: ctx.shared !== '' ? ctx.shared : join(ctx.dir, 'bench.sqlite') })
+  'ours-sqlite': (ctx) => new lib.SqliteStore({ path: ctx.shared !== '' ? ctx.shared : join(ctx.dir, 'bench.sqlite') }),
+  // REDIS_URL (default 127.0.0.1:6379); keys under {apsched-bench-<run>}, deleted afterwards.
+  'ours-redis': (ctx) => new lib.RedisStore({ url: process.env.REDIS_URL, prefix: redisPrefix(ctx) })
+}
+
+export function redisPrefix (ctx: { dir: string, shared: string }): string {
+  return `apsched-bench-${ctx.shared !== '' ? basename(ctx.shared) : basename(ctx.dir)}`
+}
+
+/** Deletes every key of one bench prefix. */
+export async function dropRedisPrefix (prefix: string): Promise<void> {
+  const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
+  try {
+    let cursor = '0'
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000)
+      cursor = next
+      if (keys.length > 0) await client.del(...keys)
+    } while (cursor !== '0')
+  } finally {
+    client.disconnect()
+  }
+}
+
+/** The Redis server's CPU seconds (user + system) so far, to report its share beside ours. */
+export async function redisCpuSeconds (): Promise<number> {
+  const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
+  try {
+    const info = await client.info('cpu')
+    const get = (key: string): number => Number(new RegExp(`${key}:([0-9.]+)`).exec(info)?.[1] ?? NaN)
+    return get('used_cpu_user') + get('used_cpu_sys')
+  } finally {
+    client.disconnect()
+  }
 }
 
 /** Executor slots for every run of ours: tasks return at once, so slots only bound the batch in flight. */
@@ -29,6 +63,8 @@ export class OursAdapter implements Adapter {
   readonly name: string
   app: FastifyInstance | null = null
   #grace: number | undefined
+  #ctx: AdapterContext | null = null
+  #redisCpu = 0
 
   constructor (name: string) { this.name = name }
 
@@ -36,6 +72,8 @@ export class OursAdapter implements Adapter {
     const makeStore = ourStores[this.name]
     if (makeStore === undefined) throw new Error(`no store for ${this.name}`)
     this.#grace = ctx.misfireGraceSeconds
+    this.#ctx = ctx
+    if (this.name === 'ours-redis') this.#redisCpu = await redisCpuSeconds()
     const app = Fastify({ logger: { level: process.env.BENCH_LOG_LEVEL ?? 'error' } })
     await app.register(lib.default, {
       store: makeStore(ctx),
@@ -64,5 +102,13 @@ export class OursAdapter implements Adapter {
 
   async start (): Promise<void> { await (this.app as FastifyInstance).scheduler.start() }
 
-  async close (): Promise<void> { await this.app?.close() }
+  async close (): Promise<void> {
+    await this.app?.close()
+    const ctx = this.#ctx
+    if (this.name !== 'ours-redis' || ctx === null) return
+    // Redis's own CPU over the run (the whole server: other clients of a shared Redis count too).
+    const cpu = await redisCpuSeconds() - this.#redisCpu
+    process.stderr.write(`ours-redis ${ctx.node}: redis-server CPU during the run ${cpu.toFixed(2)} s, this process ${(process.cpuUsage().user / 1e6).toFixed(2)} s user\n`)
+    if (ctx.shared === '') await dropRedisPrefix(redisPrefix(ctx))
+  }
 }

@@ -18,7 +18,7 @@ export interface Scenario {
   variants?: (quick: boolean) => Array<{ label: string, params: SizeParams }>
 }
 
-const ALL = ['ours-memory', 'ours-sqlite', 'toad-scheduler', 'croner', 'node-cron', 'bullmq']
+const ALL = ['ours-memory', 'ours-sqlite', 'ours-redis', 'toad-scheduler', 'croner', 'node-cron', 'bullmq']
 
 export const scenarios: Scenario[] = [
   {
@@ -51,7 +51,7 @@ export const scenarios: Scenario[] = [
   {
     id: 'S4',
     title: '3 processes, one shared store, 100 per-second cron jobs, 15 s: duplicates, misses, lateness',
-    adapters: ['ours-sqlite', 'toad-scheduler', 'croner', 'node-cron', 'bullmq'],
+    adapters: ['ours-sqlite', 'ours-redis', 'toad-scheduler', 'croner', 'node-cron', 'bullmq'],
     params: (quick) => ({ processes: 3, jobs: quick ? 20 : 100, seconds: quick ? 2 : 15, warmupMs: quick ? 1500 : 3000, settleMs: 3000 }),
     defaultRuns: 1,
     timeoutMs: 240_000
@@ -59,7 +59,7 @@ export const scenarios: Scenario[] = [
   {
     id: 'S5',
     title: '1,000 jobs every 1 s, 20 s: drift per period, lateness',
-    adapters: ['ours-memory', 'ours-sqlite', 'toad-scheduler', 'bullmq'],
+    adapters: ['ours-memory', 'ours-sqlite', 'ours-redis', 'toad-scheduler', 'bullmq'],
     params: (quick) => ({ kind: 'interval', jobs: quick ? 100 : 1000, everyMs: 1000, seconds: quick ? 3 : 20, leadMs: 2000, warmupMs: 2000, settleMs: 3000, addTimeoutMs: 60_000 }),
     defaultRuns: 1,
     timeoutMs: 240_000

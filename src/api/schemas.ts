@@ -145,8 +145,11 @@ export const SchedulerInfo = Type.Object({
 }, { additionalProperties: false })
 
 export const Health = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('overdue')]),
-  overdue: Type.Array(Type.String(), { description: 'Ids of jobs overdue by more than their grace' })
+  status: Type.Union([Type.Literal('ok'), Type.Literal('overdue'), Type.Literal('store_unavailable')]),
+  overdue: Type.Array(Type.String(), { description: 'Ids of jobs overdue by more than their grace' }),
+  stores: Type.Optional(Type.Record(Type.String(), Type.String(), {
+    description: 'Job stores that are not usable (unreachable, or their data was lost), by alias, with the reason'
+  }))
 }, { additionalProperties: false })
 
 export const ErrorBody = Type.Object({
