@@ -69,8 +69,9 @@ const t00 = performance.now()
 const marks: string[] = []
 let last = performance.now()
 let lastCpu = process.cpuUsage()
-// The longest gap between two 10 ms ticks, and the CPU time this process used in it: a gap with
-// little CPU is the machine's load (the process was not scheduled), not code blocking the loop.
+// The longest gap between two 10 ms ticks, and the CPU time this process used in it. A long gap
+// with little CPU was spent off the CPU: sleeping in SQLite's busy handler (a synchronous lock
+// wait) or not scheduled at all on a loaded machine; only the first blocks the loop by design.
 const longest = { wall: 0, cpu: 0 }
 const tracker = setInterval(() => {
   const n = performance.now()

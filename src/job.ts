@@ -19,6 +19,8 @@ export interface JobDefinition {
   misfire_grace_time?: number | null
   coalesce?: boolean
   max_instances?: number
+  /** Seconds a run may take before its signal aborts and it is recorded as a TimeoutError; null: no limit. */
+  timeout?: number | null
   next_run_time?: string | Date | number | null
   jobstore?: string
   executor?: string
@@ -39,6 +41,7 @@ export interface JobInfo {
   misfire_grace_time: number | null
   coalesce: boolean
   max_instances: number
+  timeout: number | null
   next_run_time: string | null
   paused: boolean
   paused_reason: string | null
@@ -52,6 +55,8 @@ export interface JobDefaults {
   misfire_grace_time: number | null
   coalesce: boolean
   max_instances: number
+  /** Seconds; null: runs are not timed out. */
+  timeout: number | null
 }
 
 export interface NormalizeContext {
@@ -64,10 +69,12 @@ export interface NormalizeContext {
 }
 
 const JOB_FIELDS = new Set(['id', 'name', 'func', 'args', 'kwargs', 'trigger', 'timezone', 'misfire_grace_time',
-  'coalesce', 'max_instances', 'next_run_time', 'jobstore', 'executor', 'replace_existing'])
+  'coalesce', 'max_instances', 'timeout', 'next_run_time', 'jobstore', 'executor', 'replace_existing'])
 const PATCHABLE = new Set([...JOB_FIELDS].filter((f) => !['id', 'jobstore', 'replace_existing'].includes(f)))
 const TRIGGER_TYPES: readonly TriggerType[] = ['date', 'interval', 'cron']
 const MAX_ID_LENGTH = 191
+/** The longest timeout: a timer's delay must fit in 32 bits of milliseconds (about 24.8 days). */
+const MAX_TIMEOUT_SECONDS = 2_000_000
 
 export interface NormalizedJob {
   record: JobRecord
@@ -100,6 +107,7 @@ export function normalizeJob (input: unknown, source: JobSource, ctx: NormalizeC
     misfire_grace_time: def.misfire_grace_time === undefined ? ctx.jobDefaults.misfire_grace_time : readGrace(def.misfire_grace_time),
     coalesce: def.coalesce === undefined ? ctx.jobDefaults.coalesce : readBoolean(def.coalesce, 'coalesce'),
     max_instances: def.max_instances === undefined ? ctx.jobDefaults.max_instances : readMaxInstances(def.max_instances),
+    timeout: def.timeout === undefined ? ctx.jobDefaults.timeout : readTimeout(def.timeout),
     next_run_time: null,
     next_fire_time: null,
     paused: false,
@@ -142,6 +150,7 @@ export function patchJob (current: JobRecord, input: unknown, ctx: NormalizeCont
   if (patch.misfire_grace_time !== undefined) next.misfire_grace_time = readGrace(patch.misfire_grace_time)
   if (patch.coalesce !== undefined) next.coalesce = readBoolean(patch.coalesce, 'coalesce')
   if (patch.max_instances !== undefined) next.max_instances = readMaxInstances(patch.max_instances)
+  if (patch.timeout !== undefined) next.timeout = readTimeout(patch.timeout)
 
   let reschedule = false
   if (hasTrigger || triggerFieldsGiven) {
@@ -211,6 +220,7 @@ export function jobToInfo (record: JobRecord, jobstore: string): JobInfo {
     misfire_grace_time: record.misfire_grace_time,
     coalesce: record.coalesce,
     max_instances: record.max_instances,
+    timeout: record.timeout ?? null,
     next_run_time: record.paused || record.next_run_time === null ? null : formatDate(record.next_run_time, tz, nextRunOffset(record)),
     paused: record.paused,
     paused_reason: record.paused ? record.paused_reason : null,
@@ -333,6 +343,15 @@ function readGrace (value: unknown): number | null {
 
 function readBoolean (value: unknown, field: string): boolean {
   if (typeof value !== 'boolean') throw new ValidationError(field, 'must be a boolean')
+  return value
+}
+
+/** A run's time limit in seconds (fractions allowed), or null for none. */
+export function readTimeout (value: unknown, field = 'timeout'): number | null {
+  if (value === null) return null
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_SECONDS) {
+    throw new ValidationError(field, `must be a positive number of seconds (at most ${MAX_TIMEOUT_SECONDS}), or null for no limit`)
+  }
   return value
 }
 

@@ -7,6 +7,12 @@ export class Metrics {
   readonly runs: Record<RunOutcome, number> = { success: 0, error: 0, missed: 0, abandoned: 0 }
   leaseTakeovers = 0
   maxInstancesSkips = 0
+  /** Runs recorded as a TimeoutError because they outlived their job's `timeout`. */
+  timeouts = 0
+  /** Tasks still running after their timeout (they ignored the abort signal); their slot is free. */
+  overrunning = 0
+  /** Manual runs refused: the job was at max_instances, or too many manual runs waited. */
+  readonly manualRefused = { max_instances: 0, queue_full: 0 }
   readonly #lagCounts = new Array<number>(LAG_BUCKETS_SECONDS.length).fill(0)
   #lagCount = 0
   #lagSum = 0
@@ -43,6 +49,16 @@ export class Metrics {
       '# HELP apscheduler_max_instances_skips_total Fires skipped because max_instances runs were live.',
       '# TYPE apscheduler_max_instances_skips_total counter',
       `apscheduler_max_instances_skips_total${lbl()} ${this.maxInstancesSkips}`,
+      '# HELP apscheduler_task_timeouts_total Runs that outlived their timeout: aborted and recorded as TimeoutError.',
+      '# TYPE apscheduler_task_timeouts_total counter',
+      `apscheduler_task_timeouts_total${lbl()} ${this.timeouts}`,
+      '# HELP apscheduler_tasks_overrunning Tasks still running after their timeout (they ignore the abort signal).',
+      '# TYPE apscheduler_tasks_overrunning gauge',
+      `apscheduler_tasks_overrunning${lbl()} ${this.overrunning}`,
+      '# HELP apscheduler_manual_runs_refused_total Manual runs refused, by reason.',
+      '# TYPE apscheduler_manual_runs_refused_total counter',
+      `apscheduler_manual_runs_refused_total${lbl('reason="max_instances"')} ${this.manualRefused.max_instances}`,
+      `apscheduler_manual_runs_refused_total${lbl('reason="queue_full"')} ${this.manualRefused.queue_full}`,
       '# HELP apscheduler_fire_lag_seconds Actual start minus scheduled fire time.',
       '# TYPE apscheduler_fire_lag_seconds histogram'
     )

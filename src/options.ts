@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Clock } from './clock.js'
-import type { JobDefaults, JobDefinition } from './job.js'
+import { readTimeout, type JobDefaults, type JobDefinition } from './job.js'
 import type { AuthenticateFn } from './scheduler.js'
 import type { JobStore } from './store.js'
 import type { TaskFunction } from './tasks.js'
@@ -105,6 +105,14 @@ function positiveInt (value: unknown, option: string, min = 1): number {
   return value
 }
 
+function readDefaultTimeout (value: unknown): number | null {
+  try {
+    return readTimeout(value)
+  } catch (err) {
+    return fail('jobDefaults.timeout', `${(err as Error).message.replace(/^timeout: /, '')} (got ${JSON.stringify(value)})`)
+  }
+}
+
 function bool (value: unknown, option: string): boolean {
   if (typeof value !== 'boolean') fail(option, `must be true or false (got ${JSON.stringify(value)})`)
   return value
@@ -142,13 +150,14 @@ export function resolveOptions (raw: SchedulerPluginOptions | undefined): Resolv
 
   const jd = opts.jobDefaults ?? {}
   if (!isPlainObject(jd)) fail('jobDefaults', 'must be an object')
-  for (const k of Object.keys(jd)) if (!['misfire_grace_time', 'coalesce', 'max_instances'].includes(k)) fail(`jobDefaults.${k}`, 'is not a job default (known: misfire_grace_time, coalesce, max_instances)')
+  for (const k of Object.keys(jd)) if (!['misfire_grace_time', 'coalesce', 'max_instances', 'timeout'].includes(k)) fail(`jobDefaults.${k}`, 'is not a job default (known: misfire_grace_time, coalesce, max_instances, timeout)')
   const grace = jd.misfire_grace_time === undefined ? 1 : jd.misfire_grace_time
   if (grace !== null && (typeof grace !== 'number' || !(grace > 0) || !Number.isFinite(grace))) fail('jobDefaults.misfire_grace_time', 'must be a positive number of seconds or null')
   const jobDefaults: JobDefaults = {
     misfire_grace_time: grace as number | null,
     coalesce: jd.coalesce === undefined ? true : bool(jd.coalesce, 'jobDefaults.coalesce'),
-    max_instances: jd.max_instances === undefined ? 1 : positiveInt(jd.max_instances, 'jobDefaults.max_instances')
+    max_instances: jd.max_instances === undefined ? 1 : positiveInt(jd.max_instances, 'jobDefaults.max_instances'),
+    timeout: jd.timeout === undefined ? null : readDefaultTimeout(jd.timeout)
   }
 
   const rawTimezone = opts.timezone ?? 'UTC'

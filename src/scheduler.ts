@@ -13,7 +13,7 @@ import { storeNow } from './core/store-clock.js'
 import { TaskRegistry, type TaskFunction } from './tasks.js'
 import { formatDate } from './time.js'
 import { compileTrigger } from './triggers/index.js'
-import type { JobRecord } from './types.js'
+import type { JobRecord, RunRecord } from './types.js'
 
 export { runToInfo, type RunInfo } from './core/run-records.js'
 
@@ -72,6 +72,8 @@ export class Scheduler extends EventEmitter {
   readonly #jobDefaults: JobDefaults
   readonly #log: FastifyBaseLogger
   readonly #runner: Runner
+  /** Per job: the manual run being checked and started in this process. */
+  readonly #manualGates = new Map<string, Promise<void>>()
   readonly #cycle: ClaimCycle
   readonly #unsubscribe: Array<() => void> = []
 
@@ -355,15 +357,43 @@ export class Scheduler extends EventEmitter {
   async runJob (id: string, { wait = true }: { wait?: boolean } = {}): Promise<{ job: JobInfo, run_id: string }> {
     const found = await this.#find(id)
     if (found === null) throw new JobNotFoundError(id)
-    const now = storeNow(found.store, this.clock)
-    const run = newRun(found.record, now, now, 'manual', this.nodeId, this.leaseMs)
-    await found.store.insertRuns([run], this.historyLimit)
-    const [flight] = this.#runner.submit(found.store, found.jobstore, found.record, [{ run, dueAt: now }])
-    const info = jobToInfo(found.record, found.jobstore)
+    const { record, store, jobstore } = found
+    // The check and the start are one step per job in this process: two requests cannot both pass.
+    const previous = this.#manualGates.get(id) ?? Promise.resolve()
+    const started = previous.then(async () => await this.#startManualRun(store, jobstore, record))
+    const gate = started.then(() => {}, () => {})
+    this.#manualGates.set(id, gate)
+    void gate.then(() => { if (this.#manualGates.get(id) === gate) this.#manualGates.delete(id) })
+    const { run, flight } = await started
+    const info = jobToInfo(record, jobstore)
     if (!wait) return { job: info, run_id: run.run_id }
-    const outcome = await (flight as InFlight).done()
+    const outcome = await flight.done()
     if (outcome.error !== null) throw Object.assign(new Error(outcome.error.message), { name: outcome.error.name, statusCode: 500 })
     return { job: (await this.getJob(id)) ?? info, run_id: run.run_id }
+  }
+
+  /**
+   * Starts a manual run unless the job already runs max_instances instances (counted across every
+   * process sharing the store: 409) or its executor already has its fill of manual runs waiting
+   * for a slot (429): manual runs never crowd out scheduled fires.
+   */
+  async #startManualRun (store: JobStore, jobstore: string, record: JobRecord): Promise<{ run: RunRecord, flight: InFlight }> {
+    const executor = this.#runner.executorOf(record)
+    if (!executor.acceptsManual) {
+      this.metrics.manualRefused.queue_full++
+      throw Object.assign(new SchedulerStateError(`Too many manual runs are waiting for executor ${executor.name} (at most ${executor.manualQueueLimit}); try again later`, 429), { retryAfterSeconds: 1 })
+    }
+    const now = storeNow(store, this.clock)
+    const live = (await store.getRuns(record.id)).filter((r) => r.status === 'running' && (r.lease_expires === null || r.lease_expires > now)).length
+    const running = Math.max(live, this.#runner.inflightOf(record.id))
+    if (running >= record.max_instances) {
+      this.metrics.manualRefused.max_instances++
+      throw new SchedulerStateError(`Job ${record.id} is already running ${running} instance${running === 1 ? '' : 's'}, its max_instances (${record.max_instances}); try again when a run has finished`, 409)
+    }
+    const run = newRun(record, now, now, 'manual', this.nodeId, this.leaseMs)
+    await store.insertRuns([run], this.historyLimit)
+    const [flight] = this.#runner.submit(store, jobstore, record, [{ run, dueAt: now }], { manual: true })
+    return { run, flight: flight as InFlight }
   }
 
   async getJobRuns (id: string, limit?: number): Promise<RunInfo[]> {

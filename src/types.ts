@@ -77,6 +77,8 @@ export interface JobRecord {
   misfire_grace_time: number | null
   coalesce: boolean
   max_instances: number
+  /** Seconds a run may take (null: no limit). Absent in records written before it existed. */
+  timeout?: number | null
   /** When the job is next due, jitter included. Null while paused or when no fires remain. */
   next_run_time: number | null
   /** The nominal fire time (before jitter) that `next_run_time` belongs to. */

@@ -117,24 +117,32 @@ const queues = new WeakMap<object, LockQueue>()
 
 /**
  * Makes every public async method of a store class (all but `except`) wait for locks through a
- * LockQueue of its instance; the methods named in `reads` only read and do not queue. Each
- * method must touch the database in at most one transaction or one writing statement (after
- * any reads), so that repeating it after SQLITE_BUSY is safe, and must not call another guarded
- * method (it would queue behind itself).
+ * LockQueue of its instance; the methods named in `reads` only read and do not queue. `before`
+ * runs at the start of every attempt. Each method must touch the database in at most one
+ * transaction or one writing statement (after any reads), so that repeating it after SQLITE_BUSY
+ * is safe, and must not call another guarded method (it would queue behind itself).
  */
-export function guardLockedCalls (proto: object & LockSettings, { except, reads }: { except: readonly string[], reads: readonly string[] }): void {
+export function guardLockedCalls (proto: object & LockSettings, { except, reads, before }: {
+  except: readonly string[]
+  reads: readonly string[]
+  before?: (store: LockSettings) => Promise<void>
+}): void {
   for (const name of Object.getOwnPropertyNames(proto)) {
     if (name === 'constructor' || except.includes(name)) continue
     const descriptor = Object.getOwnPropertyDescriptor(proto, name)
     const original: unknown = descriptor?.value
-    if (typeof original !== 'function') continue
+    // Only async methods: a synchronous one does not touch the file and must stay synchronous.
+    if (typeof original !== 'function' || original.constructor.name !== 'AsyncFunction') continue
     const write = !reads.includes(name)
     Object.defineProperty(proto, name, {
       ...descriptor,
       value: async function (this: LockSettings, ...args: unknown[]): Promise<unknown> {
         let queue = queues.get(this)
         if (queue === undefined) queues.set(this, queue = new LockQueue())
-        return await queue.run(this, async () => await (original as (...a: unknown[]) => Promise<unknown>).apply(this, args), write)
+        return await queue.run(this, async () => {
+          if (before !== undefined) await before(this)
+          return await (original as (...a: unknown[]) => Promise<unknown>).apply(this, args)
+        }, write)
       }
     })
   }

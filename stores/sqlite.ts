@@ -5,10 +5,11 @@ import { ConflictingIdError } from '../src/errors.js'
 import {
   listRank, overdueAt, searchKey,
   type AcquiredJob, type JobPage, type JobRelease, type JobStore, type JobStoreQuery, type RunFinish,
-  type SchedulerSharedState, type StoreChange
+  type SchedulerSharedState, type StoreChange, type StoreHealth
 } from '../src/store.js'
 import type { JobRecord, RunRecord } from '../src/types.js'
-import { guardLockedCalls, SYNC_BUSY_MS } from './sqlite-lock.js'
+import { guardLockedCalls, isBusy, SYNC_BUSY_MS } from './sqlite-lock.js'
+import { FileWatch, INCIDENT_SHOWN_MS, isUnwritable, unwritableError } from './sqlite-file.js'
 
 type Db = BetterSqlite3.Database
 type Stmt = BetterSqlite3.Statement<unknown[], unknown>
@@ -143,6 +144,8 @@ interface RunRow {
 }
 
 type Listener = (change: StoreChange) => void
+/** The part of a logger the store uses. */
+interface LogSink { error: (obj: object, msg: string) => void, warn: (obj: object, msg: string) => void }
 
 /** Listeners per database file, so every SqliteStore on one file in this process hears the others. */
 const channels = new Map<string, Set<Listener>>()
@@ -261,14 +264,31 @@ export class SqliteStore implements JobStore {
   #s: Statements | null = null
   #txn: BetterSqlite3.Transaction<(fn: () => unknown) => unknown> | null = null
   #opening: Promise<void> | null = null
+  /** Open was asked for and close was not: a deleted or replaced file is reopened. */
+  #wanted = false
+  readonly #watch: FileWatch
+  /** The file was deleted or replaced while open (shown by health() for a while). */
+  #incident: { at: number, what: string, reopenError: string | null } | null = null
+  #log: LogSink | null = null
 
   constructor ({ path, busyTimeoutMs = 5000 }: SqliteStoreOptions) {
     this.path = path
     this.busyTimeoutMs = busyTimeoutMs
     this.#channelKey = isPrivate(path) ? `${path}#${Math.random()}` : resolve(path)
+    this.#watch = new FileWatch(path)
+  }
+
+  /** The scheduler's logger, for the errors no caller would see (a deleted or replaced file). */
+  attach ({ log }: { log: LogSink }): void {
+    this.#log = log
   }
 
   async open (): Promise<void> {
+    this.#wanted = true
+    await this.#ensureOpen()
+  }
+
+  async #ensureOpen (): Promise<void> {
     if (this.#db !== null) return
     this.#opening ??= this.#open().finally(() => { this.#opening = null })
     await this.#opening
@@ -276,30 +296,88 @@ export class SqliteStore implements JobStore {
 
   async #open (): Promise<void> {
     const Database = await loadDriver()
-    const db = new Database(this.path, { timeout: SYNC_BUSY_MS })
+    let db: Db
+    try {
+      db = new Database(this.path, { timeout: SYNC_BUSY_MS })
+    } catch (err) {
+      throw isUnwritable(err) ? unwritableError(this.path, err) : err
+    }
     try {
       if (!isPrivate(this.path)) await setWal(db, this.busyTimeoutMs) // WAL only matters to other connections
       db.pragma('synchronous = NORMAL')
       migrate(db)
+      // A file SQLite can read but not write opens fine; find out now, not at the first fire.
+      db.prepare("INSERT INTO meta (key, value) VALUES ('opened_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()))
+      if (!isPrivate(this.path)) this.#watch.remember()
       this.#s = prepareAll(db)
       this.#txn = db.transaction((fn: () => unknown) => fn())
       this.#db = db
     } catch (err) {
       db.close()
-      throw err
+      throw isUnwritable(err) && !isBusy(err) ? unwritableError(this.path, err) : err
     }
   }
 
-  async close (): Promise<void> {
-    if (this.#opening !== null) await this.#opening.catch(() => {})
-    for (const listener of this.#mine) channels.get(this.#channelKey)?.delete(listener)
-    this.#mine.clear()
-    if (channels.get(this.#channelKey)?.size === 0) channels.delete(this.#channelKey)
+  /**
+   * Checks that the file at `path` is still the one this store opened (at most every 250 ms; every
+   * store call does). When it was deleted or replaced, stops using the old file, logs an error,
+   * and opens the file now at the path (a new, empty one if there is none), as a restarted process
+   * would; health() reports it for a minute.
+   */
+  async verifyFile (): Promise<void> {
+    if (!this.#wanted || isPrivate(this.path)) return
+    if (this.#db !== null && this.#opening === null) {
+      const change = await this.#watch.changed()
+      if (change === null || this.#db === null) return
+      const what = `the database file ${this.path} was ${change === 'deleted' ? 'deleted' : 'replaced by another file'} while in use (noticed ${new Date().toISOString()})`
+      this.#incident = { at: Date.now(), what, reopenError: null }
+      this.#closeDb()
+      const message = 'SqliteStore: the database file was deleted or replaced; stopped using the old file, reopening the file at the path'
+      if (this.#log !== null) this.#log.error({ path: this.path, change }, message)
+      else process.emitWarning(`${message}: ${what}`)
+    }
+    const incident = this.#incident
+    if (this.#db === null && incident !== null) {
+      try {
+        await this.#ensureOpen()
+      } catch (err) {
+        incident.reopenError = (err as Error).message
+        throw err
+      }
+      incident.reopenError = null
+      this.#log?.warn({ path: this.path }, 'SqliteStore: reopened the database file at its path')
+    }
+  }
+
+  /** Not ok while the file cannot be used, and for a minute after it was found deleted or replaced. */
+  async health (): Promise<StoreHealth> {
+    try {
+      await this.verifyFile()
+    } catch {
+      // reported below
+    }
+    const incident = this.#incident
+    if (incident !== null && this.#db === null) return { ok: false, reason: `${incident.what}; reopening it failed: ${incident.reopenError ?? 'not yet reopened'}` }
+    if (incident !== null && Date.now() - incident.at < INCIDENT_SHOWN_MS) return { ok: false, reason: `${incident.what}; reopened the file now at the path` }
+    if (this.#wanted && this.#db === null && this.#opening === null) return { ok: false, reason: `SqliteStore ${this.path} is not open` }
+    return { ok: true }
+  }
+
+  #closeDb (): void {
     const db = this.#db
     this.#db = null
     this.#s = null
     this.#txn = null
     db?.close()
+  }
+
+  async close (): Promise<void> {
+    this.#wanted = false
+    if (this.#opening !== null) await this.#opening.catch(() => {})
+    for (const listener of this.#mine) channels.get(this.#channelKey)?.delete(listener)
+    this.#mine.clear()
+    if (channels.get(this.#channelKey)?.size === 0) channels.delete(this.#channelKey)
+    this.#closeDb()
   }
 
   async addJob (job: JobRecord): Promise<void> {
@@ -655,7 +733,9 @@ function migrate (db: Db): void {
 }
 
 // Another process's lock is waited for asynchronously, never by blocking the event loop.
+// Every call first checks that the file at the path is still the one opened.
 guardLockedCalls(SqliteStore.prototype, {
-  except: ['close', 'subscribe'],
+  except: ['close', 'subscribe', 'attach', 'verifyFile', 'health'],
+  before: async (store) => { await (store as SqliteStore).verifyFile() },
   reads: ['getJob', 'getJobs', 'queryJobs', 'overdueJobs', 'getRuns', 'nextWakeTime', 'getSchedulerState', 'health']
 })

@@ -157,6 +157,7 @@ describe('REST API: jobs', () => {
       misfire_grace_time: 1,
       coalesce: true,
       max_instances: 1,
+      timeout: null,
       next_run_time: '2030-01-01T00:05:00+00:00',
       paused: false,
       paused_reason: null,

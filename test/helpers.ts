@@ -16,7 +16,8 @@ export async function makeApp (opts: SchedulerPluginOptions & { start?: number }
   const calls: Call[] = []
   const logs: Array<Record<string, unknown>> = []
   const stream = { write: (line: string) => { logs.push(JSON.parse(line)) } }
-  const app = Fastify({ logger: { level: 'info', stream } })
+  // A generous plugin timeout: registering takes seconds on a loaded machine (first compile of the routes).
+  const app = Fastify({ pluginTimeout: 60_000, logger: { level: 'info', stream } })
   const { start: _start, ...pluginOpts } = opts
   await app.register(scheduler, {
     store: pluginOpts.jobstores === undefined ? (pluginOpts.store ?? new MemoryStore()) : undefined,

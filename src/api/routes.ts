@@ -65,7 +65,7 @@ export async function registerApi (
       if (status === 401) void reply.header('WWW-Authenticate', WWW_AUTHENTICATE)
       // A store busy or unreachable for now (e.g. SQLite locked by another process) says when to retry.
       const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds
-      if (status === 503 && typeof retryAfter === 'number') void reply.header('Retry-After', String(Math.max(1, Math.ceil(retryAfter))))
+      if ((status === 503 || status === 429) && typeof retryAfter === 'number') void reply.header('Retry-After', String(Math.max(1, Math.ceil(retryAfter))))
       void reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, err.message))
     })
     // Before auth: a cross-site request is refused whatever credentials the browser holds.
@@ -256,6 +256,8 @@ function jobRoutesById (scheduler: Scheduler): RouteSpec[] {
         202: S.described(S.RunAccepted, 'The run was started (wait=false)'),
         400: S.errorResponse('Invalid query'),
         404: NOT_FOUND,
+        409: S.errorResponse('The job already runs max_instances instances'),
+        429: S.errorResponse('Too many manual runs wait for the executor; retry after Retry-After seconds'),
         ...common(),
         500: S.errorResponse("The task failed: its error's message")
       },

@@ -51,6 +51,7 @@ const jobInputFields = {
   misfire_grace_time: Type.Optional(Nullable(Type.Number({ exclusiveMinimum: 0 }), 'Seconds a fire may be late; null = no limit')),
   coalesce: Type.Optional(Type.Boolean()),
   max_instances: Type.Optional(Type.Integer({ minimum: 1 })),
+  timeout: Type.Optional(Nullable(Type.Number({ exclusiveMinimum: 0 }), 'Seconds a run may take before its signal aborts and it is recorded as a TimeoutError; null = no limit')),
   next_run_time: Type.Optional(Nullable(Type.String(), 'null adds the job paused')),
   executor: Type.Optional(Type.String()),
   ...triggerInputFields
@@ -102,6 +103,7 @@ export const Job = Type.Object({
   misfire_grace_time: Nullable(Type.Number()),
   coalesce: Type.Boolean(),
   max_instances: Type.Integer(),
+  timeout: Nullable(Type.Number(), 'Seconds a run may take; null = no limit'),
   next_run_time: Nullable(Type.String(), 'ISO 8601 in the job timezone (with its own offset when it was given with one); null when paused'),
   paused: Type.Boolean(),
   paused_reason: Nullable(Type.String()),

@@ -119,9 +119,8 @@ export class Runner {
    * Hands runs of one job to its executor as one instance: they take one slot and run one after
    * another. Returns their handles (`done()` resolves with a run's outcome).
    */
-  submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunSubmission[]): InFlight[] {
-    const { executors } = this.#c
-    const executor = executors.get(job.executor) ?? executors.get('default') as Executor
+  submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunSubmission[], { manual = false }: { manual?: boolean } = {}): InFlight[] {
+    const executor = this.executorOf(job)
     const flights = runs.map(({ run }) => {
       const flight = new InFlight(run, store)
       this.#inflight.set(run.run_id, flight)
@@ -129,10 +128,16 @@ export class Runner {
       return flight
     })
     this.#ensureRenewal()
-    executor.submit(async () => {
+    /** Per run: started, or recorded missed while it waited; and its grace timer. */
+    const state = flights.map(() => ({ started: false, expired: false, graceTimer: null as unknown }))
+    const work = async (): Promise<void> => {
       for (let i = 0; i < flights.length; i++) {
         const flight = flights[i] as InFlight
         const { run } = flight
+        const s = state[i] as (typeof state)[number]
+        if (s.expired) continue
+        s.started = true
+        if (s.graceTimer !== null) this.#c.clock.clearTimeout(s.graceTimer)
         let outcome: Executed = { error: null }
         try {
           outcome = await this.#execute(jobstore, job, flight, (runs[i] as RunSubmission).dueAt)
@@ -144,8 +149,52 @@ export class Runner {
         if (outcome.recorded === undefined) this.#settle(flight, outcome.error)
         else void outcome.recorded.then((error) => { this.#settle(flight, error) })
       }
+    }
+    // A scheduled fire still waiting for a slot when its grace ends is recorded missed then, not
+    // whenever a slot frees up (which could be never, with every slot held by hung tasks).
+    const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
+    flights.forEach((flight, i) => {
+      const s = state[i] as (typeof state)[number]
+      if (manual || flight.run.trigger !== 'scheduled' || !Number.isFinite(graceMs)) return
+      const wait = (runs[i] as RunSubmission).dueAt + graceMs - storeNow(store, this.#c.clock)
+      s.graceTimer = this.#c.clock.setTimeout(() => {
+        s.graceTimer = null
+        if (s.started || s.expired) return
+        s.expired = true
+        if (state.every((x) => x.expired)) executor.withdraw(work)
+        void this.#recordMissed(store, jobstore, job, flight.run, storeNow(store, this.#c.clock)).then((error) => { this.#settle(flight, error) })
+      }, Math.max(0, wait))
     })
+    executor.submit(work, { manual })
     return flights
+  }
+
+  /** The executor a job runs on. */
+  executorOf (job: JobRecord): Executor {
+    const { executors } = this.#c
+    return executors.get(job.executor) ?? executors.get('default') as Executor
+  }
+
+  /** Live runs of a job in this process (started or waiting for a slot). */
+  inflightOf (jobId: string): number {
+    let n = 0
+    for (const flight of this.#inflight.values()) if (flight.run.job_id === jobId) n++
+    return n
+  }
+
+  /** Records a scheduled run that could not start within its grace as missed (event and metric). */
+  async #recordMissed (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, now: number): Promise<RunRecord['error']> {
+    const recorded = await this.#record(store, run.run_id, { status: 'missed', started_at: null, finished_at: now, error: null, duration_ms: null, lag_ms: null })
+    if (typeof recorded === 'object') {
+      this.#c.log.error({ err: recorded.failed, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
+      return describeThrown(recorded.failed)
+    }
+    if (recorded) {
+      this.#c.metrics.recordRun('missed')
+      this.#c.emit('job_missed', () => ({ job_id: job.id, jobstore, scheduled_run_time: new Date(run.scheduled_at) }))
+      this.#c.log.warn({ jobId: job.id, scheduledAt: new Date(run.scheduled_at).toISOString() }, 'job fire missed: no executor slot within misfire_grace_time')
+    }
+    return null
   }
 
   #settle (flight: InFlight, error: RunRecord['error']): void {
@@ -165,13 +214,7 @@ export class Runner {
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
     if (run.trigger === 'scheduled' && startedAt - dueAt > graceMs) {
       // It waited in a busy executor past its grace. Fenced like any result: a lost lease records nothing.
-      const recorded = await this.#record(store, run.run_id, { status: 'missed', started_at: null, finished_at: startedAt, error: null, duration_ms: null, lag_ms: null })
-      if (typeof recorded === 'object') throw recorded.failed
-      if (recorded) {
-        metrics.recordRun('missed')
-        emit('job_missed', () => ({ job_id: job.id, jobstore, scheduled_run_time: new Date(run.scheduled_at) }))
-      }
-      return { error: null }
+      return { error: await this.#recordMissed(store, jobstore, job, run, startedAt) }
     }
     const lag = startedAt - run.scheduled_at
     if (run.trigger === 'scheduled') metrics.recordLag(lag)
@@ -179,11 +222,36 @@ export class Runner {
     const ctx = new LazyTaskContext(job, jobstore, run, this.#c.fastify, this.#c.log, flight)
     let error: RunRecord['error'] = null
     let retval: unknown
+    const timeoutMs = job.timeout === undefined || job.timeout === null ? null : job.timeout * 1000
+    let timer: unknown = null
+    let timedOut = false
+    let task: Promise<unknown> | null = null
     try {
       if (fn === undefined) throw new Error(`Task '${job.func}' is not registered in this process`)
-      retval = await fn(ctx)
+      task = (async () => await fn(ctx))()
+      retval = timeoutMs === null
+        ? await task
+        // The slot is freed when the timeout passes, whether or not the task heeds its signal.
+        : await Promise.race([task, new Promise<never>((_resolve, reject) => {
+          timer = this.#c.clock.setTimeout(() => {
+            timer = null
+            timedOut = true
+            const reason = new DOMException(`the task did not finish within its timeout of ${String(job.timeout)} s`, 'TimeoutError')
+            flight.abort(reason)
+            reject(reason)
+          }, timeoutMs)
+        })])
     } catch (err) {
       error = describeThrown(err)
+    } finally {
+      if (timer !== null) this.#c.clock.clearTimeout(timer)
+    }
+    if (timedOut && task !== null) {
+      metrics.timeouts++
+      metrics.overrunning++
+      ctx.log.warn({ timeout: job.timeout }, 'job run timed out: its signal was aborted and its executor slot freed')
+      // Counted until the task settles: one that ignores its signal may never do so.
+      void task.then(() => {}, () => {}).finally(() => { metrics.overrunning-- })
     }
     const finishedAt = storeNow(store, this.#c.clock)
     const result: RunResult = {
