@@ -39,22 +39,15 @@ export class Metrics {
       '# TYPE apscheduler_job_runs_total counter'
     ]
     for (const [outcome, n] of Object.entries(this.runs)) lines.push(`apscheduler_job_runs_total${lbl(`outcome="${outcome}"`)} ${n}`)
+    const single = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${lbl()} ${value}`)
+    }
+    single('apscheduler_job_misfires_total', 'counter', 'Fires skipped because they were later than misfire_grace_time.', this.runs.missed)
+    single('apscheduler_lease_takeovers_total', 'counter', 'Job claims or runs taken over from a process whose lease expired.', this.leaseTakeovers)
+    single('apscheduler_max_instances_skips_total', 'counter', 'Fires skipped because max_instances runs were live.', this.maxInstancesSkips)
+    single('apscheduler_task_timeouts_total', 'counter', 'Runs that outlived their timeout: aborted and recorded as TimeoutError.', this.timeouts)
+    single('apscheduler_tasks_overrunning', 'gauge', 'Tasks still running after their timeout (they ignore the abort signal).', this.overrunning)
     lines.push(
-      '# HELP apscheduler_job_misfires_total Fires skipped because they were later than misfire_grace_time.',
-      '# TYPE apscheduler_job_misfires_total counter',
-      `apscheduler_job_misfires_total${lbl()} ${this.runs.missed}`,
-      '# HELP apscheduler_lease_takeovers_total Job claims or runs taken over from a process whose lease expired.',
-      '# TYPE apscheduler_lease_takeovers_total counter',
-      `apscheduler_lease_takeovers_total${lbl()} ${this.leaseTakeovers}`,
-      '# HELP apscheduler_max_instances_skips_total Fires skipped because max_instances runs were live.',
-      '# TYPE apscheduler_max_instances_skips_total counter',
-      `apscheduler_max_instances_skips_total${lbl()} ${this.maxInstancesSkips}`,
-      '# HELP apscheduler_task_timeouts_total Runs that outlived their timeout: aborted and recorded as TimeoutError.',
-      '# TYPE apscheduler_task_timeouts_total counter',
-      `apscheduler_task_timeouts_total${lbl()} ${this.timeouts}`,
-      '# HELP apscheduler_tasks_overrunning Tasks still running after their timeout (they ignore the abort signal).',
-      '# TYPE apscheduler_tasks_overrunning gauge',
-      `apscheduler_tasks_overrunning${lbl()} ${this.overrunning}`,
       '# HELP apscheduler_manual_runs_refused_total Manual runs refused, by reason.',
       '# TYPE apscheduler_manual_runs_refused_total counter',
       `apscheduler_manual_runs_refused_total${lbl('reason="max_instances"')} ${this.manualRefused.max_instances}`,
