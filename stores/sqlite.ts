@@ -305,6 +305,10 @@ export class SqliteStore implements JobStore {
     try {
       if (!isPrivate(this.path)) await setWal(db, this.busyTimeoutMs) // WAL only matters to other connections
       db.pragma('synchronous = NORMAL')
+      // Statement journals (a statement that fires a trigger or touches several rows keeps one, to
+      // undo just itself) in memory rather than in a temporary file, whose writes made each job
+      // deletion (it fires the job_counts trigger) cost about 35 us instead of 10.
+      db.pragma('temp_store = MEMORY')
       migrate(db)
       // A file SQLite can read but not write opens fine; find out now, not at the first fire.
       db.prepare("INSERT INTO meta (key, value) VALUES ('opened_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()))
