@@ -270,6 +270,8 @@ export class SqliteStore implements JobStore {
   /** The file was deleted or replaced while open (shown by health() for a while). */
   #incident: { at: number, what: string, reopenError: string | null } | null = null
   #log: LogSink | null = null
+  /** Adds waiting for their group commit (see addJob). */
+  #adds: Array<{ params: Record<string, unknown>, resolve: () => void, reject: (err: unknown) => void }> | null = null
 
   constructor ({ path, busyTimeoutMs = 5000 }: SqliteStoreOptions) {
     this.path = path
@@ -381,22 +383,74 @@ export class SqliteStore implements JobStore {
     for (const listener of this.#mine) channels.get(this.#channelKey)?.delete(listener)
     this.#mine.clear()
     if (channels.get(this.#channelKey)?.size === 0) channels.delete(this.#channelKey)
+    if (this.#db !== null) this.#flushAdds()
     this.#closeDb()
   }
 
+  /**
+   * Group commit: the adds made in one turn of the event loop (a burst of API requests, a
+   * `Promise.all` of adds) are inserted in one transaction, at the end of the turn, rather than
+   * one commit each. Each add still succeeds or fails on its own (a conflicting id fails only its add).
+   */
   async addJob (job: JobRecord): Promise<void> {
-    const { changes } = this.#st().insertJob.run(jobParams(job))
-    if (changes === 0) throw new ConflictingIdError(job.id)
+    this.#st()
+    const params = jobParams(job)
+    await new Promise<void>((resolve, reject) => {
+      if (this.#adds === null) {
+        this.#adds = []
+        setImmediate(() => { this.#flushAdds() })
+      }
+      this.#adds.push({ params, resolve, reject })
+    })
     this.#emit({ type: 'job_added', jobId: job.id, nextRunTime: job.next_run_time })
   }
 
+  /** Writes the adds waiting for their group commit; never throws (each add hears its outcome). */
+  #flushAdds (): void {
+    const batch = this.#adds
+    if (batch === null) return
+    this.#adds = null
+    let inserted: boolean[]
+    try {
+      const s = this.#st()
+      inserted = this.#tx(() => batch.map(({ params }) => s.insertJob.run(params).changes > 0))
+    } catch (err) {
+      // SQLITE_BUSY (each add is retried by the lock guard) or a failure: every add hears it.
+      // Anything but a busy lock is tried again add by add, so one bad add does not fail the others.
+      if (batch.length === 1 || isBusy(err)) {
+        for (const add of batch) add.reject(err)
+        return
+      }
+      for (const add of batch) {
+        try {
+          const changes = this.#st().insertJob.run(add.params).changes
+          if (changes === 0) add.reject(new ConflictingIdError(add.params.id as string))
+          else add.resolve()
+        } catch (e) {
+          add.reject(e)
+        }
+      }
+      return
+    }
+    batch.forEach((add, i) => {
+      if (inserted[i] === true) add.resolve()
+      else add.reject(new ConflictingIdError(add.params.id as string))
+    })
+  }
+
+  /** The statements, after the adds made before this call are written (so calls act in call order). */
+  #ready (): Statements {
+    if (this.#adds !== null) this.#flushAdds()
+    return this.#st()
+  }
+
   async getJob (id: string): Promise<JobRecord | null> {
-    const row = this.#st().getJob.get(id) as JobRow | undefined
+    const row = this.#ready().getJob.get(id) as JobRow | undefined
     return row === undefined ? null : rowToJob(row)
   }
 
   async updateJob (job: JobRecord, expectedVersion?: number): Promise<JobRecord | null> {
-    const s = this.#st()
+    const s = this.#ready()
     const stored = this.#tx(() => {
       const version = s.getVersion.get(job.id) as number | undefined
       if (version === undefined || (expectedVersion !== undefined && version !== expectedVersion)) return null
@@ -410,7 +464,7 @@ export class SqliteStore implements JobStore {
   }
 
   async removeJob (id: string): Promise<boolean> {
-    const s = this.#st()
+    const s = this.#ready()
     const removed = this.#tx(() => {
       if (s.deleteJob.run(id).changes === 0) return false
       s.deleteFinishedRuns.run(id)
@@ -421,7 +475,7 @@ export class SqliteStore implements JobStore {
   }
 
   async queryJobs ({ limit = Infinity, offset = 0, state, func, q }: JobStoreQuery): Promise<JobPage> {
-    const s = this.#st()
+    const s = this.#ready()
     const [lo, hi] = state === 'paused' ? [2, 2] : state === 'scheduled' ? [0, 1] : [0, 2]
     if (q !== undefined) return this.#search(q, { lo, hi, func, limit, offset })
     const range = { lo, hi, func }
@@ -444,12 +498,12 @@ export class SqliteStore implements JobStore {
   }
 
   async overdueJobs (now: number, limit: number): Promise<string[]> {
-    return this.#st().overdue.all(now, limit) as string[]
+    return this.#ready().overdue.all(now, limit) as string[]
   }
 
   async acquireDueJobs ({ owner, now, leaseMs, limit }: { owner: string, now: number, leaseMs: number, limit: number }): Promise<AcquiredJob[]> {
     if (limit <= 0) return []
-    const s = this.#st()
+    const s = this.#ready()
     // A read first: in WAL it takes no lock, so idle processes sharing the file do not queue for
     // the write lock at every wakeup. The transaction below decides.
     if (s.anyDue.get({ now }) === undefined) return []
@@ -468,6 +522,7 @@ export class SqliteStore implements JobStore {
 
   async releaseJobs (owner: string, releases: JobRelease[]): Promise<boolean[]> {
     if (releases.length === 0) return []
+    this.#ready()
     return this.#tx(() => releases.map((release) => this.#release(owner, release)))
   }
 
@@ -493,7 +548,7 @@ export class SqliteStore implements JobStore {
   }
 
   async insertRuns (runs: RunRecord[], historyLimit: number): Promise<void> {
-    const s = this.#st()
+    const s = this.#ready()
     this.#tx(() => {
       for (const run of runs) {
         // History lives with its job: a finished run of a missing job would never be cleaned up.
@@ -505,13 +560,13 @@ export class SqliteStore implements JobStore {
   }
 
   async renewRunLeases (owner: string, runIds: string[], leaseExpires: number): Promise<string[]> {
-    const s = this.#st()
+    const s = this.#ready()
     return this.#tx(() => runIds.filter((id) => s.renewRun.run(leaseExpires, id, owner).changes > 0))
   }
 
   async finishRuns (owner: string, finishes: RunFinish[]): Promise<boolean[]> {
     if (finishes.length === 0) return []
-    const s = this.#st()
+    const s = this.#ready()
     return this.#tx(() => finishes.map(({ runId, result }) => {
       const jobId = s.finishRun.get({
         run_id: runId,
@@ -531,7 +586,7 @@ export class SqliteStore implements JobStore {
   }
 
   async expireRuns (now: number): Promise<RunRecord[]> {
-    const s = this.#st()
+    const s = this.#ready()
     if (s.anyExpired.get(now) === undefined) return [] // a lock-free read first, as in acquireDueJobs
     return this.#tx(() => (s.selectExpired.all(now) as RunRow[]).map((row) => {
       const run: RunRecord = { ...rowToRun(row), status: 'abandoned', finished_at: now, lease_expires: null }
@@ -542,12 +597,12 @@ export class SqliteStore implements JobStore {
   }
 
   async getRuns (jobId: string, limit?: number): Promise<RunRecord[]> {
-    const rows = this.#st().getRuns.all(jobId, limit === undefined ? -1 : Math.max(0, limit)) as RunRow[]
+    const rows = this.#ready().getRuns.all(jobId, limit === undefined ? -1 : Math.max(0, limit)) as RunRow[]
     return rows.map(rowToRun)
   }
 
   async nextWakeTime (now: number): Promise<number | null> {
-    const s = this.#st()
+    const s = this.#ready()
     const candidates = [
       s.wakeUnclaimed.get({ now }),
       s.wakeClaimed.get({ now }),
@@ -557,12 +612,12 @@ export class SqliteStore implements JobStore {
   }
 
   async getSchedulerState (): Promise<SchedulerSharedState> {
-    const value = this.#st().getMeta.get('scheduler_state') as string | undefined
+    const value = this.#ready().getMeta.get('scheduler_state') as string | undefined
     return value === undefined ? { paused: false } : { paused: (JSON.parse(value) as SchedulerSharedState).paused }
   }
 
   async setSchedulerState (state: SchedulerSharedState): Promise<void> {
-    this.#st().setMeta.run('scheduler_state', JSON.stringify({ paused: state.paused }))
+    this.#ready().setMeta.run('scheduler_state', JSON.stringify({ paused: state.paused }))
     this.#emit({ type: 'scheduler_state', paused: state.paused })
   }
 
