@@ -110,6 +110,9 @@ const MIGRATIONS: ReadonlyArray<string | ((db: Db) => void)> = [`
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
 
+/** Parsed job records kept for claims (see SqliteStore.#claimedJob): about 1 KB each. */
+const PARSED_JOBS_KEPT = 20_000
+
 const JOB_COLUMNS = 'data, next_run_time, next_fire_time, version'
 const RUN_COLUMNS = `run_id, job_id, scheduled_at, started_at, finished_at, status, error, node_id, trigger,
   duration_ms, lag_ms, lease_expires`
@@ -196,9 +199,13 @@ export const SQL = {
   putRun: `INSERT OR REPLACE INTO runs (${RUN_COLUMNS}, data) VALUES
       (@run_id, @job_id, @scheduled_at, @started_at, @finished_at, @status, @error, @node_id, @trigger,
        @duration_ms, @lag_ms, @lease_expires, '{}')`,
+  // Only while the run's job exists (else deleteOwnRun): finishing a run that is then deleted
+  // would move it between indexes for nothing.
   finishRun: `UPDATE runs SET status = @status, started_at = @started_at, finished_at = @finished_at, error = @error,
       duration_ms = @duration_ms, lag_ms = @lag_ms, lease_expires = NULL
-      WHERE run_id = @run_id AND status = 'running' AND node_id = @owner RETURNING job_id`,
+      WHERE run_id = @run_id AND status = 'running' AND node_id = @owner
+        AND EXISTS (SELECT 1 FROM jobs WHERE jobs.id = runs.job_id)`,
+  deleteOwnRun: "DELETE FROM runs WHERE run_id = ? AND status = 'running' AND node_id = ?",
   deleteRun: 'DELETE FROM runs WHERE run_id = ?',
   deleteFinishedRuns: "DELETE FROM runs WHERE job_id = ? AND status <> 'running'",
   countAllRunning: "SELECT COUNT(*) FROM runs WHERE job_id = ? AND status = 'running'",
@@ -234,7 +241,7 @@ export const SQL = {
 } as const
 
 /** Statements that return their single column's value. */
-const PLUCKED = new Set<keyof typeof SQL>(['searchCount', 'getVersion', 'jobExists', 'countRunning', 'finishRun', 'countAllRunning', 'anyDue', 'anyExpired', 'wakeUnclaimed', 'wakeClaimed', 'wakeRuns', 'countAll', 'countFunc', 'overdue', 'getMeta'])
+const PLUCKED = new Set<keyof typeof SQL>(['searchCount', 'getVersion', 'jobExists', 'countRunning', 'countAllRunning', 'anyDue', 'anyExpired', 'wakeUnclaimed', 'wakeClaimed', 'wakeRuns', 'countAll', 'countFunc', 'overdue', 'getMeta'])
 
 function prepareAll (db: Db): { [K in keyof typeof SQL]: Stmt } {
   const statements = {} as Record<keyof typeof SQL, Stmt>
@@ -270,6 +277,8 @@ export class SqliteStore implements JobStore {
   /** The file was deleted or replaced while open (shown by health() for a while). */
   #incident: { at: number, what: string, reopenError: string | null } | null = null
   #log: LogSink | null = null
+  /** Parsed jobs by id, with the JSON they were parsed from (see #claimedJob). */
+  readonly #jobs = new Map<string, { data: string, job: JobRecord }>()
   /** Adds waiting for their group commit (see addJob). */
   #adds: Array<{ params: Record<string, unknown>, resolve: () => void, reject: (err: unknown) => void }> | null = null
 
@@ -512,7 +521,7 @@ export class SqliteStore implements JobStore {
       return rows.map((row) => {
         s.setClaim.run(owner, now + leaseMs, row.id)
         return {
-          job: rowToJob(row),
+          job: this.#claimedJob(row),
           running: s.countRunning.get(row.id, now) as number,
           takeover: row.lease_owner !== null
         }
@@ -535,14 +544,17 @@ export class SqliteStore implements JobStore {
       s.clearClaim.run(id)
       return false
     }
-    for (const run of release.runs) this.#putRun(run)
     if (release.remove) {
+      // The job's history goes with it: only its running runs are written (they hold leases).
+      for (const run of release.runs) if (run.status === 'running') this.#putRun(run)
       s.deleteJob.run(id)
       s.deleteFinishedRuns.run(id)
-    } else {
-      // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
-      s.advanceJob.run({ id, nrt: release.next_run_time, nft: release.next_fire_time, version: row.version + 1 })
+      this.#jobs.delete(id)
+      return true
     }
+    for (const run of release.runs) this.#putRun(run)
+    // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
+    s.advanceJob.run({ id, nrt: release.next_run_time, nft: release.next_fire_time, version: row.version + 1 })
     this.#trim(release.runs, release.historyLimit)
     return true
   }
@@ -568,7 +580,7 @@ export class SqliteStore implements JobStore {
     if (finishes.length === 0) return []
     const s = this.#ready()
     return this.#tx(() => finishes.map(({ runId, result }) => {
-      const jobId = s.finishRun.get({
+      const { changes } = s.finishRun.run({
         run_id: runId,
         owner,
         status: result.status,
@@ -577,11 +589,10 @@ export class SqliteStore implements JobStore {
         error: result.error === null ? null : JSON.stringify(result.error),
         duration_ms: result.duration_ms,
         lag_ms: result.lag_ms
-      }) as string | undefined
-      if (jobId === undefined) return false
-      // History lives with its job.
-      if (s.jobExists.get(jobId) === undefined) s.deleteRun.run(runId)
-      return true
+      })
+      // Not finished: the run's job is gone (history lives with its job, so the record is
+      // deleted, not finished), or the run is not this owner's running one (nothing is written).
+      return changes > 0 || s.deleteOwnRun.run(runId, owner).changes > 0
     }))
   }
 
@@ -647,6 +658,22 @@ export class SqliteStore implements JobStore {
         // A listener's failure must not turn a committed write into a rejected call.
       }
     }
+  }
+
+  /**
+   * A claimed job's record. The parsed part (`data`) is kept per job, frozen, while its JSON is
+   * unchanged, so a job's every fire neither parses it again nor compiles its trigger again (the
+   * core keeps compiled triggers by frozen spec). Bounded: the oldest entries go first.
+   */
+  #claimedJob (row: JobRow & { id: string }): JobRecord {
+    let entry = this.#jobs.get(row.id)
+    if (entry === undefined || entry.data !== row.data) {
+      entry = { data: row.data, job: deepFreeze(JSON.parse(row.data) as JobRecord) }
+      this.#jobs.delete(row.id)
+      this.#jobs.set(row.id, entry)
+      if (this.#jobs.size > PARSED_JOBS_KEPT) this.#jobs.delete(this.#jobs.keys().next().value as string)
+    }
+    return Object.freeze({ ...entry.job, next_run_time: row.next_run_time, next_fire_time: row.next_fire_time, version: row.version })
   }
 
   #st (): Statements {
@@ -727,6 +754,14 @@ function rowToJob (row: JobRow): JobRecord {
   job.next_fire_time = row.next_fire_time
   job.version = row.version
   return job
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
 }
 
 function rowToRun (row: RunRow): RunRecord {
