@@ -110,6 +110,11 @@ const MIGRATIONS: ReadonlyArray<string | ((db: Db) => void)> = [`
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
 
+/** A claim pauses this long after a full claim batch, while other connections write to the file. */
+const SHARE_PAUSE_WITHIN_MS = 20
+/** Another connection's commit within this long counts as another process using the file. */
+const OTHERS_ACTIVE_MS = 5000
+
 /** Parsed job records kept for claims (see SqliteStore.#claimedJob): about 1 KB each. */
 const PARSED_JOBS_KEPT = 20_000
 
@@ -237,11 +242,13 @@ export const SQL = {
       AND (@func IS NULL OR func = @func) ORDER BY ${LIST_ORDER} LIMIT @limit OFFSET @offset`,
   overdue: 'SELECT id FROM jobs WHERE overdue_at < ? ORDER BY overdue_at LIMIT ?',
   getMeta: 'SELECT value FROM meta WHERE key = ?',
+  // Changes when another connection commits.
+  dataVersion: 'PRAGMA data_version',
   setMeta: 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'
 } as const
 
 /** Statements that return their single column's value. */
-const PLUCKED = new Set<keyof typeof SQL>(['searchCount', 'getVersion', 'jobExists', 'countRunning', 'countAllRunning', 'anyDue', 'anyExpired', 'wakeUnclaimed', 'wakeClaimed', 'wakeRuns', 'countAll', 'countFunc', 'overdue', 'getMeta'])
+const PLUCKED = new Set<keyof typeof SQL>(['searchCount', 'getVersion', 'jobExists', 'countRunning', 'countAllRunning', 'anyDue', 'anyExpired', 'wakeUnclaimed', 'wakeClaimed', 'wakeRuns', 'countAll', 'countFunc', 'overdue', 'getMeta', 'dataVersion'])
 
 function prepareAll (db: Db): { [K in keyof typeof SQL]: Stmt } {
   const statements = {} as Record<keyof typeof SQL, Stmt>
@@ -277,6 +284,10 @@ export class SqliteStore implements JobStore {
   /** The file was deleted or replaced while open (shown by health() for a while). */
   #incident: { at: number, what: string, reopenError: string | null } | null = null
   #log: LogSink | null = null
+  /** For spreading claims over processes (see acquireDueJobs). */
+  #dataVersion = 0
+  #othersWroteAt = -Infinity
+  #fullClaimAt = -Infinity
   /** Parsed jobs by id, with the JSON they were parsed from (see #claimedJob). */
   readonly #jobs = new Map<string, { data: string, job: JobRecord }>()
   /** Adds waiting for their group commit (see addJob). */
@@ -512,11 +523,22 @@ export class SqliteStore implements JobStore {
 
   async acquireDueJobs ({ owner, now, leaseMs, limit }: { owner: string, now: number, leaseMs: number, limit: number }): Promise<AcquiredJob[]> {
     if (limit <= 0) return []
-    const s = this.#ready()
+    let s = this.#ready()
     // A read first: in WAL it takes no lock, so idle processes sharing the file do not queue for
     // the write lock at every wakeup. The transaction below decides.
     if (s.anyDue.get({ now }) === undefined) return []
-    return this.#tx(() => {
+    const version = s.dataVersion.get() as number
+    if (version !== this.#dataVersion) {
+      this.#dataVersion = version
+      this.#othersWroteAt = performance.now()
+    }
+    if (performance.now() - this.#fullClaimAt < SHARE_PAUSE_WITHIN_MS && performance.now() - this.#othersWroteAt < OTHERS_ACTIVE_MS) {
+      // The claim right before took a full batch and other processes use the file: a pause lets
+      // them, waiting for the lock, claim the next batch, so a wave of due jobs spreads over them.
+      await sleep(1)
+      s = this.#ready()
+    }
+    const claimed = this.#tx(() => {
       const rows = s.selectDue.all({ now, limit: Number.isFinite(limit) ? limit : -1 }) as Array<JobRow & { id: string, lease_owner: string | null }>
       return rows.map((row) => {
         s.setClaim.run(owner, now + leaseMs, row.id)
@@ -527,6 +549,8 @@ export class SqliteStore implements JobStore {
         }
       })
     })
+    this.#fullClaimAt = claimed.length === limit ? performance.now() : -Infinity
+    return claimed
   }
 
   async releaseJobs (owner: string, releases: JobRelease[]): Promise<boolean[]> {
