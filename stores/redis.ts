@@ -69,6 +69,8 @@ function scriptSources (): Map<ScriptName, string> {
 }
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379'
+/** Parsed job records kept per store (cleared when full). */
+const RECORD_CACHE_SIZE = 100_000
 const OFFSET_SAMPLE_MS = 10_000
 /** How long finished runs wait for Redis to come back before their results are given up. */
 const FINISH_RETRY_MS = 60_000
@@ -100,11 +102,19 @@ export class RedisStore implements JobStore {
   #scripts: Map<ScriptName, Script> | null = null
   #opening: Promise<void> | null = null
   #offset = 0
+  /** Server time minus this process's monotonic time, at the last kept sample (null: none yet). */
+  #monoOffset: number | null = null
   #offsetRtt = Infinity
   #offsetTimer: NodeJS.Timeout | null = null
   #epoch: string | null = null
   #dataLostAt: number | null = null
   #closed = false
+  /**
+   * Parsed job records by id, with the JSON they were parsed from: a claim that returns the same
+   * JSON reuses the parsed (deeply frozen) record, so a job is parsed once per change rather than
+   * once per fire, and the core keeps its compiled trigger (cached by the trigger spec object).
+   */
+  readonly #records = new Map<string, { json: string, job: JobRecord }>()
 
   constructor (options: RedisStoreOptions = {}) {
     const { url, client, prefix = 'apscheduler', time = 'server', clock, commandTimeoutMs = 5000, log } = options
@@ -133,7 +143,10 @@ export class RedisStore implements JobStore {
    * offset to the Redis server's clock (server time), or the local clock (caller time).
    */
   now (): number {
-    return this.#clock.now() + (this.time === 'server' ? this.#offset : 0)
+    if (this.time !== 'server') return this.#clock.now()
+    // Counted on monotonic time from the last sample: a step of this host's wall clock does not move it.
+    const mono = this.#monoOffset === null ? undefined : this.#clock.monotonic?.()
+    return mono === undefined ? this.#clock.now() + this.#offset : mono + (this.#monoOffset as number)
   }
 
   /** The measured offset of the Redis server's clock from this process's clock (ms). */
@@ -267,19 +280,24 @@ export class RedisStore implements JobStore {
   async #sampleOffset (samples: number): Promise<void> {
     const client = this.#client
     if (client === null || client.status !== 'ready') return
-    let best: { offset: number, rtt: number } | null = null
+    let best: { offset: number, monoOffset: number | null, rtt: number } | null = null
+    const mono = (): number | undefined => this.#clock.monotonic?.()
     for (let i = 0; i < samples; i++) {
+      const m0 = mono()
       const t0 = this.#clock.now()
       const [seconds, micros] = await client.time() as unknown as [string | number, string | number]
       const t1 = this.#clock.now()
+      const m1 = mono()
       const server = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
-      const sample = { offset: server - (t0 + t1) / 2, rtt: t1 - t0 }
+      const monoOffset = m0 === undefined || m1 === undefined ? null : server - (m0 + m1) / 2
+      const sample = { offset: server - (t0 + t1) / 2, monoOffset, rtt: m0 === undefined || m1 === undefined ? t1 - t0 : m1 - m0 }
       if (best === null || sample.rtt < best.rtt) best = sample
     }
     if (best === null) return
     // A slow round trip says little about the offset: keep an earlier, tighter sample unless it is stale.
     if (best.rtt <= this.#offsetRtt * 2 || best.rtt < 5) {
       this.#offset = Math.round(best.offset)
+      this.#monoOffset = best.monoOffset
       this.#offsetRtt = best.rtt
     } else {
       this.#offsetRtt *= 1.5
@@ -339,6 +357,7 @@ export class RedisStore implements JobStore {
 
   async removeJob (id: string): Promise<boolean> {
     const change: StoreChange = { type: 'job_removed', jobId: id }
+    this.#records.delete(id)
     const removed = await this.#run('removeJob', id, this.#notice(change))
     if (removed === 0) return false
     this.#emit(change)
@@ -353,7 +372,7 @@ export class RedisStore implements JobStore {
     const acquired: AcquiredJob[] = []
     for (let i = 1; i < out.length; i += 5) {
       acquired.push({
-        job: decodeJob(out[i + 1] as string, out[i + 2] as string),
+        job: this.#claimedJob(out[i] as string, out[i + 1] as string, out[i + 2] as string),
         running: Number(out[i + 3]),
         takeover: Number(out[i + 4]) === 1
       })
@@ -361,10 +380,23 @@ export class RedisStore implements JobStore {
     return acquired
   }
 
+  /** A claimed job: its parsed record reused while its JSON is unchanged, with this claim's state. */
+  #claimedJob (id: string, json: string, state: string): JobRecord {
+    let cached = this.#records.get(id)
+    if (cached === undefined || cached.json !== json) {
+      if (cached === undefined && this.#records.size >= RECORD_CACHE_SIZE) this.#records.clear()
+      cached = { json, job: deepFreeze(JSON.parse(json) as JobRecord) }
+      this.#records.set(id, cached)
+    }
+    const [version, nrt, nft] = state.split('\t')
+    return Object.freeze({ ...cached.job, version: Number(version), next_run_time: numOrNull(nrt), next_fire_time: numOrNull(nft) })
+  }
+
   async releaseJobs (owner: string, releases: JobRelease[]): Promise<boolean[]> {
     if (releases.length === 0) return []
     const args: Array<string | number> = [owner, releases.length]
     for (const r of releases) {
+      if (r.remove) this.#records.delete(r.id)
       args.push(r.id, r.version, str(r.next_run_time), str(r.next_fire_time), r.remove ? '1' : '0', historyArg(r.historyLimit), r.runs.length)
       for (const run of r.runs) args.push(...encodeRun(run))
     }
@@ -513,6 +545,14 @@ function decodeJob (json: string, state: string): JobRecord {
   job.next_run_time = numOrNull(nrt)
   job.next_fire_time = numOrNull(nft)
   return job
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
 }
 
 function decodeJobs (out: string[]): JobRecord[] {
