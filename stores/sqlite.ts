@@ -657,7 +657,7 @@ export class SqliteStore implements JobStore {
   }
 
   async claimClockStep (baseAfter: number): Promise<boolean> {
-    const s = this.#st()
+    const s = this.#ready()
     return this.#tx(() => {
       const value = s.getMeta.get('clock_step_base') as string | undefined
       if (value !== undefined && Math.abs(Number(value) - baseAfter) <= SAME_CLOCK_STEP_MS) return false
