@@ -45,7 +45,15 @@ export class FireLog implements FireArrays {
     return count
   }
 
-  distinctJobs (): number { return new Set(this.n).size }
+  /** Jobs seen so far; counted incrementally, since it is polled while fires are still coming in. */
+  distinctJobs (): number {
+    const n = this.#n
+    for (const end = this.length; this.#scanned < end; this.#scanned++) this.#seen.add(n[this.#scanned] as number)
+    return this.#seen.size
+  }
+
+  readonly #seen = new Set<number>()
+  #scanned = 0
 
   /** Plain arrays, for IPC. */
   toJSON (): { n: number[], due: number[], start: number[] } {
