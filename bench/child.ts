@@ -18,7 +18,7 @@ try {
   switch (scenario) {
     case 'S1': case 'S2': case 'S3': case 'S5':
       result = await runFires(adapter, params as FireParams, dir, starvedFile); break
-    case 'S4':
+    case 'S4': case 'S2W':
       result = await runProcesses(adapter, params as ProcessesParams, dir); break
     case 'S6':
       result = await runSize(adapter, params as SizeParams, dir); break

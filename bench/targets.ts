@@ -35,6 +35,8 @@ export function checks (scenario: string, adapter: string, f: Figures, bestPeer:
     }
     case 'S4':
       return [check('0 duplicates', num(f, 'duplicates') === 0), check('0 missed', num(f, 'missed') === 0), check('p99 ≤ 20 ms', le(num(f, 'p99'), 20))]
+    case 'S2W':
+      return [check('0 duplicates', num(f, 'duplicates') === 0), check('0 missed', num(f, 'missed') === 0), check('p99 ≤ 100 ms', le(num(f, 'p99'), 100))]
     case 'S5': {
       const out = [check('drift ≤ 0.1 ms/period', le(Math.abs(num(f, 'driftMsPerPeriod')), 0.1))]
       if (store === 'memory') out.push(check('p99 ≤ 5 ms', le(num(f, 'p99'), 5)))

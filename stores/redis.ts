@@ -69,6 +69,8 @@ function scriptSources (): Map<ScriptName, string> {
 }
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379'
+/** Parsed job records kept per store (cleared when full). */
+const RECORD_CACHE_SIZE = 100_000
 const OFFSET_SAMPLE_MS = 10_000
 /** How long finished runs wait for Redis to come back before their results are given up. */
 const FINISH_RETRY_MS = 60_000
@@ -105,6 +107,12 @@ export class RedisStore implements JobStore {
   #epoch: string | null = null
   #dataLostAt: number | null = null
   #closed = false
+  /**
+   * Parsed job records by id, with the JSON they were parsed from: a claim that returns the same
+   * JSON reuses the parsed (deeply frozen) record, so a job is parsed once per change rather than
+   * once per fire, and the core keeps its compiled trigger (cached by the trigger spec object).
+   */
+  readonly #records = new Map<string, { json: string, job: JobRecord }>()
 
   constructor (options: RedisStoreOptions = {}) {
     const { url, client, prefix = 'apscheduler', time = 'server', clock, commandTimeoutMs = 5000, log } = options
@@ -339,6 +347,7 @@ export class RedisStore implements JobStore {
 
   async removeJob (id: string): Promise<boolean> {
     const change: StoreChange = { type: 'job_removed', jobId: id }
+    this.#records.delete(id)
     const removed = await this.#run('removeJob', id, this.#notice(change))
     if (removed === 0) return false
     this.#emit(change)
@@ -353,7 +362,7 @@ export class RedisStore implements JobStore {
     const acquired: AcquiredJob[] = []
     for (let i = 1; i < out.length; i += 5) {
       acquired.push({
-        job: decodeJob(out[i + 1] as string, out[i + 2] as string),
+        job: this.#claimedJob(out[i] as string, out[i + 1] as string, out[i + 2] as string),
         running: Number(out[i + 3]),
         takeover: Number(out[i + 4]) === 1
       })
@@ -361,10 +370,23 @@ export class RedisStore implements JobStore {
     return acquired
   }
 
+  /** A claimed job: its parsed record reused while its JSON is unchanged, with this claim's state. */
+  #claimedJob (id: string, json: string, state: string): JobRecord {
+    let cached = this.#records.get(id)
+    if (cached === undefined || cached.json !== json) {
+      if (cached === undefined && this.#records.size >= RECORD_CACHE_SIZE) this.#records.clear()
+      cached = { json, job: deepFreeze(JSON.parse(json) as JobRecord) }
+      this.#records.set(id, cached)
+    }
+    const [version, nrt, nft] = state.split('\t')
+    return Object.freeze({ ...cached.job, version: Number(version), next_run_time: numOrNull(nrt), next_fire_time: numOrNull(nft) })
+  }
+
   async releaseJobs (owner: string, releases: JobRelease[]): Promise<boolean[]> {
     if (releases.length === 0) return []
     const args: Array<string | number> = [owner, releases.length]
     for (const r of releases) {
+      if (r.remove) this.#records.delete(r.id)
       args.push(r.id, r.version, str(r.next_run_time), str(r.next_fire_time), r.remove ? '1' : '0', historyArg(r.historyLimit), r.runs.length)
       for (const run of r.runs) args.push(...encodeRun(run))
     }
@@ -513,6 +535,14 @@ function decodeJob (json: string, state: string): JobRecord {
   job.next_run_time = numOrNull(nrt)
   job.next_fire_time = numOrNull(nft)
   return job
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
 }
 
 function decodeJobs (out: string[]): JobRecord[] {

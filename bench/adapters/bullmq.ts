@@ -45,10 +45,15 @@ export class BullmqAdapter implements Adapter {
       await queue.addBulk(once.map((spec) => ({ name: 'once', data: { n: spec.n, at: spec.at }, opts: { ...opts, delay: Math.max(0, spec.at - now) } })))
     }
     await Promise.all(jobs.map(async (spec) => {
-      if (spec.kind === 'cron-second') {
-        await queue.upsertJobScheduler(`j${spec.n}`, { pattern: '* * * * * *' }, { name: 'cron', data: { n: spec.n }, opts })
-      } else if (spec.kind === 'interval') {
-        await queue.upsertJobScheduler(`j${spec.n}`, { every: spec.everyMs, startDate: spec.firstAt }, { name: 'every', data: { n: spec.n }, opts })
+      try {
+        if (spec.kind === 'cron-second') {
+          await queue.upsertJobScheduler(`j${spec.n}`, { pattern: '* * * * * *' }, { name: 'cron', data: { n: spec.n }, opts })
+        } else if (spec.kind === 'interval') {
+          await queue.upsertJobScheduler(`j${spec.n}`, { every: spec.everyMs, startDate: spec.firstAt }, { name: 'every', data: { n: spec.n }, opts })
+        }
+      } catch (err) {
+        // Several processes upsert the same schedulers into one queue: another one's iteration is already there.
+        if (!this.#sharedRun || !/already exists/.test((err as Error).message)) throw err
       }
     }))
   }

@@ -10,6 +10,7 @@ import { analyseOnce, analyseRecurring, driftPerPeriod } from '../lib/analyse.js
 import { nowMs, sleep } from '../lib/clock.js'
 import { FireLog } from '../lib/fire-log.js'
 import { round } from '../lib/stats.js'
+import { redisCpuSeconds } from '../adapters/ours.js'
 
 export interface FireParams {
   kind: 'cron-second' | 'once' | 'interval'
@@ -94,6 +95,8 @@ export async function runFires (adapterName: string, p: FireParams, dir: string,
       return { ...result, overrun: true }
     }
     const cpu0 = process.cpuUsage()
+    // The Redis server's own CPU over the same span, beside ours (the whole server: keep others off it).
+    const redis0 = info.needsRedis ? await redisCpuSeconds() : null
     await adapter.start()
     if (p.kind === 'once') {
       const deadline = firstAt + p.settleMs
@@ -108,6 +111,7 @@ export async function runFires (adapterName: string, p: FireParams, dir: string,
     }
     const cpu = process.cpuUsage(cpu0)
     result.cpuMs = round((cpu.user + cpu.system) / 1000, 0)
+    if (redis0 !== null) result.redisCpuS = round(await redisCpuSeconds() - redis0, 2)
     result.rssMB = rss.stop()
   } finally {
     meta[3] = 1

@@ -57,6 +57,14 @@ export const scenarios: Scenario[] = [
     timeoutMs: 240_000
   },
   {
+    id: 'S2W',
+    title: '4 processes, one shared Redis, 10,000 per-second cron jobs, 15 s: duplicates, misses, lateness, Redis CPU',
+    adapters: ['ours-redis', 'bullmq'],
+    params: (quick) => ({ processes: 4, jobs: quick ? 500 : 10_000, seconds: quick ? 2 : 15, warmupMs: quick ? 1500 : 3000, settleMs: quick ? 3000 : 10_000 }),
+    defaultRuns: 1,
+    timeoutMs: 400_000
+  },
+  {
     id: 'S5',
     title: '1,000 jobs every 1 s, 20 s: drift per period, lateness',
     adapters: ['ours-memory', 'ours-sqlite', 'ours-redis', 'toad-scheduler', 'bullmq'],

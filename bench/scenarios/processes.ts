@@ -1,5 +1,5 @@
 /**
- * S4: three OS processes share one store (one SQLite file, one Redis prefix or one BullMQ queue)
+ * S4 (and S2W): several OS processes share one store (one SQLite file, one Redis prefix or one BullMQ queue)
  * and all load the same per-second cron jobs. Each (job, second) should start once across them;
  * libraries without a shared store start it once per process (duplication factor 3).
  */
@@ -10,6 +10,7 @@ import { adapterInfo } from '../adapters/index.js'
 import { analyseRecurring } from '../lib/analyse.js'
 import { nowMs, sleep } from '../lib/clock.js'
 import type { FireArrays } from '../lib/fire-log.js'
+import { redisCpuSeconds } from '../adapters/ours.js'
 
 export interface ProcessesParams {
   processes: number
@@ -33,7 +34,9 @@ export async function runProcesses (adapterName: string, p: ProcessesParams, dir
   try {
     const ready = await Promise.all(Array.from({ length: p.processes }, async (_, i) => {
       const node = `p${i + 1}`
-      const child = fork(WORKER, [JSON.stringify({ adapter: adapterName, dir, shared, node, jobs: p.jobs })], {
+      // Room for every fire of the run in any one process.
+      const capacity = p.jobs * (p.seconds + Math.ceil((p.warmupMs + p.settleMs) / 1000) + 120)
+      const child = fork(WORKER, [JSON.stringify({ adapter: adapterName, dir, shared, node, jobs: p.jobs, capacity })], {
         execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc']
       })
       children.push(child)
@@ -48,7 +51,11 @@ export async function runProcesses (adapterName: string, p: ProcessesParams, dir
     }))
     const from = Math.ceil((nowMs() + p.warmupMs) / 1000) * 1000
     const to = from + p.seconds * 1000
+    // The Redis server's own CPU from the start of the window to its end (plus settling), beside ours.
+    await sleep(from - nowMs())
+    const redis0 = info.needsRedis ? await redisCpuSeconds() : null
     await sleep(to + p.settleMs - nowMs())
+    const redisCpuS = redis0 === null ? undefined : Math.round((await redisCpuSeconds() - redis0) * 100) / 100
     const results = await Promise.all(ready.map(async (r, i) => await new Promise<WorkerMessage>((resolve) => {
       pending.set(r.node, resolve)
       children[i]?.send({ type: 'stop' })
@@ -62,7 +69,7 @@ export async function runProcesses (adapterName: string, p: ProcessesParams, dir
         collected.node.push(r.node)
       }
     }
-    return { processes: p.processes, ...analyseRecurring(collected, { jobs: p.jobs, from, to, periodMs: 1000 }) }
+    return { processes: p.processes, ...analyseRecurring(collected, { jobs: p.jobs, from, to, periodMs: 1000 }), ...(redisCpuS === undefined ? {} : { redisCpuS }) }
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
     if (info.dropShared !== undefined) await info.dropShared(shared)

@@ -65,12 +65,54 @@ local function split (s)
   return out
 end
 
+-- Arguments per command in the batched calls below: even (pairs never split) and well under
+-- the number of values Lua's unpack can put on its stack.
+local CHUNK = 4000
+
+-- One command over many arguments (`cmd key a1 a2 ...`), in chunks: one call per batch of jobs
+-- instead of one per job. Nothing is called when `args` is empty.
+local function bulk (cmd, key, args)
+  local n = #args
+  for i = 1, n, CHUNK do
+    rcall(cmd, key, unpack(args, i, math.min(i + CHUNK - 1, n)))
+  end
+end
+
+-- HMGET in chunks: values by position, false where a field is missing.
+local function hmget (key, fields)
+  local out = {}
+  local n = #fields
+  for i = 1, n, CHUNK do
+    local got = rcall('HMGET', key, unpack(fields, i, math.min(i + CHUNK - 1, n)))
+    for j = 1, #got do out[#out + 1] = got[j] end
+  end
+  return out
+end
+
+-- Appends to the list kept under `key` in `t` (per-key batches: one call per key at the end).
+local function push (t, key, ...)
+  local list = t[key]
+  if list == nil then list = {}; t[key] = list end
+  for i = 1, select('#', ...) do list[#list + 1] = select(i, ...) end
+end
+
+local function flushEach (cmd, t)
+  for key, args in pairs(t) do bulk(cmd, key, args) end
+end
+
 -- Job state: version, next_run_time, next_fire_time, paused, grace (ms, for /health).
-local function jobState (id)
-  local s = rcall('HGET', K.jobst, id)
+local function parseState (s)
   if not s then return nil end
   local f = split(s)
   return { version = tonumber(f[1]), nrt = f[2], nft = f[3], paused = f[4], grace = f[5] }
+end
+
+local function jobState (id)
+  return parseState(rcall('HGET', K.jobst, id))
+end
+
+local function stateLine (st)
+  return num(st.version) .. '\t' .. st.nrt .. '\t' .. st.nft .. '\t' .. st.paused .. '\t' .. st.grace
 end
 
 local function rankOf (st)
@@ -106,7 +148,7 @@ end
 -- Writes a job's state and moves it in the indexes (old: its state before, or nil when new).
 local function writeJobState (id, st, old, ix)
   if old ~= nil then indexJob(id, old, ix, false) end
-  rcall('HSET', K.jobst, id, num(st.version) .. '\t' .. st.nrt .. '\t' .. st.nft .. '\t' .. st.paused .. '\t' .. st.grace)
+  rcall('HSET', K.jobst, id, stateLine(st))
   indexJob(id, st, ix, true)
 end
 
@@ -175,28 +217,42 @@ local function runIdOf (member)
   return string.match(member, '^[^:]*:[^:]*:(.*)$')
 end
 
--- Drops a job's oldest finished runs until at most `limit` runs remain; running runs count but
--- are never dropped.
-local function trim (jobId, limit)
+-- Drops the oldest finished runs of each job in `jobs` (a set of ids) until at most `limit` runs
+-- remain; running runs count but are never dropped. The runs' records go in one call per hash.
+local function trimJobs (jobs, limit)
   if limit < 0 then return end
-  local key = histKey(jobId)
-  local excess = rcall('ZCARD', key) - limit
-  local offset = 0
-  while excess > 0 do
-    local batch = rcall('ZRANGE', key, offset, offset + 99)
-    if #batch == 0 then return end
-    for _, member in ipairs(batch) do
-      if excess <= 0 then return end
-      local runId = runIdOf(member)
-      local f = runState(runId)
-      if f and f[R_STATUS] ~= 'running' then
-        dropRun(runId, f)
-        excess = excess - 1
-      else
-        offset = offset + 1
+  local dropIds = {}
+  for jobId in pairs(jobs) do
+    local key = histKey(jobId)
+    local excess = rcall('ZCARD', key) - limit
+    local offset = 0
+    while excess > 0 do
+      local members = rcall('ZRANGE', key, offset, offset + excess - 1)
+      if #members == 0 then break end
+      local ids = {}
+      for i = 1, #members do ids[i] = runIdOf(members[i]) end
+      local states = hmget(K.runst, ids)
+      local gone = {}
+      for i = 1, #members do
+        local s = states[i]
+        if s and string.sub(s, 1, 8) == 'running\t' then
+          offset = offset + 1
+        else
+          -- Finished (or a history entry whose record is gone): a finished run is in no lease index.
+          gone[#gone + 1] = members[i]
+          dropIds[#dropIds + 1] = ids[i]
+          excess = excess - 1
+        end
       end
+      bulk('ZREM', key, gone)
     end
   end
+  bulk('HDEL', K.runs, dropIds)
+  bulk('HDEL', K.runst, dropIds)
+end
+
+local function trim (jobId, limit)
+  trimJobs({ [jobId] = true }, limit)
 end
 
 -- Deletes a job with its finished history (running runs stay until they finish).

@@ -40,17 +40,33 @@ if #cands > #fresh / 2 then
   end)
 end
 
-local out = { num(now) }
-local expires = now + leaseMs
+local take = {}
 for i, c in ipairs(cands) do
   if limit >= 0 and i > limit then break end
-  rcall('ZREM', K.next, c.id)
-  rcall('ZADD', K.claims, expires, c.id)
-  rcall('HSET', K.owners, c.id, owner)
+  take[i] = c
+end
+-- Claimed in one call per key, whatever the batch size.
+local ids, claims, owners = {}, {}, {}
+local expires = num(now + leaseMs)
+for i, c in ipairs(take) do
+  ids[i] = c.id
+  claims[#claims + 1] = expires
+  claims[#claims + 1] = c.id
+  owners[#owners + 1] = c.id
+  owners[#owners + 1] = owner
+end
+bulk('ZREM', K.next, ids)
+bulk('ZADD', K.claims, claims)
+bulk('HSET', K.owners, owners)
+local records = hmget(K.jobs, ids)
+local states = hmget(K.jobst, ids)
+local live = '(' .. num(now)
+local out = { num(now) }
+for i, c in ipairs(take) do
   out[#out + 1] = c.id
-  out[#out + 1] = rcall('HGET', K.jobs, c.id)
-  out[#out + 1] = rcall('HGET', K.jobst, c.id)
-  out[#out + 1] = rcall('ZCOUNT', jrunKey(c.id), '(' .. num(now), '+inf')
+  out[#out + 1] = records[i]
+  out[#out + 1] = states[i]
+  out[#out + 1] = rcall('ZCOUNT', jrunKey(c.id), live, '+inf')
   out[#out + 1] = c.takeover
 end
 return out
