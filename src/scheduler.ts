@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
 import { ClaimCycle } from './core/claim-cycle.js'
+import { rescheduleAfterStep } from './core/clock-step.js'
+import type { ClockStep } from './core/clock-watch.js'
 import { newRun, runToInfo, type RunInfo } from './core/run-records.js'
 import { Runner, type InFlight } from './core/runner.js'
 import { ConflictingIdError, JobNotFoundError, SchedulerStateError, ValidationError } from './errors.js'
@@ -118,8 +120,37 @@ export class Scheduler extends EventEmitter {
       log: config.log,
       metrics: this.metrics,
       maxSleepMs: config.maxSleepMs ?? 1000,
-      emit
+      emit,
+      onClockStep: async (step) => { await this.#onClockStep(step) }
     })
+  }
+
+  /**
+   * A step of the wall clock: logged, counted, shown in /health, and the schedules it affects are
+   * moved (interval jobs keep their real-time period; cron jobs follow the wall clock), once per
+   * step across the processes sharing a store. Stores judged by their own clock (Redis) are not
+   * affected by a step of this host's clock.
+   */
+  async #onClockStep (step: ClockStep): Promise<void> {
+    this.metrics.recordClockStep(step.at, step.ms)
+    const moved: Record<string, number> = {}
+    for (const [alias, store] of Object.entries(this.#stores)) {
+      if (store.now !== undefined) continue
+      try {
+        const n = await rescheduleAfterStep(store, step, this.clock.now())
+        if (n !== null) moved[alias] = n
+      } catch (err) {
+        this.#log.error({ err, jobstore: alias }, 'could not move the schedules after a wall-clock step')
+      }
+    }
+    this.#log.warn({ stepMs: step.ms, at: new Date(step.at).toISOString(), movedSchedules: moved },
+      `the wall clock stepped ${step.ms > 0 ? 'forward' : 'back'} by ${Math.abs(step.ms) / 1000} s (wall and monotonic time disagree); interval schedules moved with it, cron and date schedules follow the wall clock`)
+  }
+
+  /** The last wall-clock step this process noticed and how many, for /health (null: none). */
+  get clockSteps (): { count: number, last_at: string, last_ms: number } | null {
+    const last = this.metrics.lastClockStep
+    return last === null ? null : { count: this.metrics.clockSteps, last_at: formatDate(last.at, 'UTC'), last_ms: last.ms }
   }
 
   // ---------------------------------------------------------------- events

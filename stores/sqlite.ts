@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type BetterSqlite3 from 'better-sqlite3'
 import { ConflictingIdError } from '../src/errors.js'
 import {
-  listRank, overdueAt, searchKey,
+  listRank, overdueAt, searchKey, SAME_CLOCK_STEP_MS,
   type AcquiredJob, type JobPage, type JobRelease, type JobStore, type JobStoreQuery, type RunFinish,
   type SchedulerSharedState, type StoreChange, type StoreHealth
 } from '../src/store.js'
@@ -560,6 +560,16 @@ export class SqliteStore implements JobStore {
   async setSchedulerState (state: SchedulerSharedState): Promise<void> {
     this.#st().setMeta.run('scheduler_state', JSON.stringify({ paused: state.paused }))
     this.#emit({ type: 'scheduler_state', paused: state.paused })
+  }
+
+  async claimClockStep (baseAfter: number): Promise<boolean> {
+    const s = this.#st()
+    return this.#tx(() => {
+      const value = s.getMeta.get('clock_step_base') as string | undefined
+      if (value !== undefined && Math.abs(Number(value) - baseAfter) <= SAME_CLOCK_STEP_MS) return false
+      s.setMeta.run('clock_step_base', String(baseAfter))
+      return true
+    })
   }
 
   /** Hears this process's changes to the same file. `close()` drops this store's subscriptions. */

@@ -155,17 +155,19 @@ function schedulerRoutes (scheduler: Scheduler, options: ResolvedOptions): Route
       method: 'GET', path: '/health', operationId: 'getHealth', tag: 'scheduler', summary: 'Liveness: 503 when a job store is unusable or jobs are overdue by more than their grace',
       response: { ...common(), 200: S.described(S.Health, 'Healthy'), 503: S.described(S.Health, 'A job store is unusable, or jobs are overdue') },
       handler: async (_, reply) => {
+        const steps = scheduler.clockSteps
+        const clock = steps === null ? {} : { clock_steps: steps }
         const stores = await scheduler.storeProblems()
-        if (Object.keys(stores).length > 0) return reply.code(503).send({ status: 'store_unavailable', overdue: [], stores })
+        if (Object.keys(stores).length > 0) return reply.code(503).send({ status: 'store_unavailable', overdue: [], stores, ...clock })
         let overdue: string[]
         try {
           overdue = await scheduler.overdueJobs()
         } catch (err) {
           // A store that failed just now, before its health said so.
           if ((err as { statusCode?: number }).statusCode !== 503) throw err
-          return reply.code(503).send({ status: 'store_unavailable', overdue: [], stores: { default: (err as Error).message } })
+          return reply.code(503).send({ status: 'store_unavailable', overdue: [], stores: { default: (err as Error).message }, ...clock })
         }
-        return reply.code(overdue.length > 0 ? 503 : 200).send({ status: overdue.length > 0 ? 'overdue' : 'ok', overdue })
+        return reply.code(overdue.length > 0 ? 503 : 200).send({ status: overdue.length > 0 ? 'overdue' : 'ok', overdue, ...clock })
       }
     },
     {
