@@ -1,14 +1,23 @@
 /** Time source and timers, injectable so tests drive the scheduler without sleeping. */
 export interface Clock {
+  /** Wall time, epoch ms: what schedules and leases are written in. It can step (NTP, an operator). */
   now (): number
+  /** Timers run on monotonic time, as Node's do: a step of the wall clock does not move them. */
   setTimeout (fn: () => void, ms: number): unknown
   clearTimeout (handle: unknown): void
+  /**
+   * Monotonic time in ms (any origin), never stepped. The scheduler compares it with `now()` to
+   * notice wall-clock steps; a clock without it is never judged to have stepped.
+   */
+  monotonic? (): number
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => { clearTimeout(handle as NodeJS.Timeout) }
+  clearTimeout: (handle) => { clearTimeout(handle as NodeJS.Timeout) },
+  // CLOCK_MONOTONIC: the same for every process on the host.
+  monotonic: () => Number(process.hrtime.bigint()) / 1e6
 }
 
 /** Lets pending promise chains (store calls, task bodies) settle between manual clock steps. */
@@ -18,22 +27,27 @@ async function settle (rounds = 10): Promise<void> {
 
 /**
  * A clock that only moves when told to. `advance` fires due timers in time order, letting async
- * work settle after each, so a test can say "an hour passes" and assert what ran.
+ * work settle after each, so a test can say "an hour passes" and assert what ran. Timers run on its
+ * monotonic time; `step` moves only the wall time, as an NTP correction or an operator would.
  */
 export class ManualClock implements Clock {
-  #now: number
+  /** Monotonic time; the wall time is this plus #offset. */
+  #mono: number
+  #offset = 0
   #seq = 0
   readonly #timers = new Map<number, { at: number, fn: () => void }>()
 
   constructor (start: number | Date = Date.UTC(2030, 0, 1)) {
-    this.#now = typeof start === 'number' ? start : start.getTime()
+    this.#mono = typeof start === 'number' ? start : start.getTime()
   }
 
-  now (): number { return this.#now }
+  now (): number { return this.#mono + this.#offset }
+
+  monotonic (): number { return this.#mono }
 
   setTimeout (fn: () => void, ms: number): unknown {
     const id = ++this.#seq
-    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn })
+    this.#timers.set(id, { at: this.#mono + Math.max(0, ms), fn })
     return id
   }
 
@@ -43,7 +57,7 @@ export class ManualClock implements Clock {
   get pendingTimers (): number { return this.#timers.size }
 
   async advance (ms: number): Promise<void> {
-    const target = this.#now + ms
+    const target = this.#mono + ms
     await settle()
     for (;;) {
       let nextId: number | undefined
@@ -53,14 +67,20 @@ export class ManualClock implements Clock {
       }
       if (next === undefined || nextId === undefined) break
       this.#timers.delete(nextId)
-      this.#now = Math.max(this.#now, next.at)
+      this.#mono = Math.max(this.#mono, next.at)
       next.fn()
       await settle()
     }
-    this.#now = target
+    this.#mono = target
     await settle()
   }
 
-  /** Moves the clock without firing timers, as a suspended laptop or a clock step would. */
-  jump (ms: number): void { this.#now += ms }
+  /**
+   * Moves wall and monotonic time without firing timers, as a process stopped or blocked for that
+   * long would see it: the timers that came due fire at the next `advance`.
+   */
+  jump (ms: number): void { this.#mono += ms }
+
+  /** Steps the wall clock alone (negative: back), as NTP or an operator does; timers keep their time. */
+  step (ms: number): void { this.#offset += ms }
 }

@@ -11,13 +11,22 @@ export class Metrics {
   timeouts = 0
   /** Tasks still running after their timeout (they ignored the abort signal); their slot is free. */
   overrunning = 0
-  /** Manual runs refused: the job was at max_instances, or too many manual runs waited. */
-  readonly manualRefused = { max_instances: 0, queue_full: 0 }
+  /** Manual runs refused: the job was at max_instances, too many manual runs waited, or its history was full of live runs. */
+  readonly manualRefused = { max_instances: 0, queue_full: 0, history_full: 0 }
+  /** Steps of the wall clock noticed (wall and monotonic time disagreeing by more than a second). */
+  clockSteps = 0
+  /** The last one: when it was noticed (wall time after it) and its size in ms (negative: back). */
+  lastClockStep: { at: number, ms: number } | null = null
   readonly #lagCounts = new Array<number>(LAG_BUCKETS_SECONDS.length).fill(0)
   #lagCount = 0
   #lagSum = 0
 
   recordRun (outcome: RunOutcome): void { this.runs[outcome]++ }
+
+  recordClockStep (at: number, ms: number): void {
+    this.clockSteps++
+    this.lastClockStep = { at, ms }
+  }
 
   recordLag (ms: number): void {
     const seconds = Math.max(0, ms) / 1000
@@ -47,11 +56,14 @@ export class Metrics {
     single('apscheduler_max_instances_skips_total', 'counter', 'Fires skipped because max_instances runs were live.', this.maxInstancesSkips)
     single('apscheduler_task_timeouts_total', 'counter', 'Runs that outlived their timeout: aborted and recorded as TimeoutError.', this.timeouts)
     single('apscheduler_tasks_overrunning', 'gauge', 'Tasks still running after their timeout (they ignore the abort signal).', this.overrunning)
+    single('apscheduler_clock_steps_total', 'counter', 'Steps of the wall clock noticed: wall and monotonic time disagreeing by more than a second.', this.clockSteps)
+    single('apscheduler_clock_last_step_seconds', 'gauge', 'Size of the last wall-clock step (negative: back); 0 before any.', (this.lastClockStep?.ms ?? 0) / 1000)
     lines.push(
       '# HELP apscheduler_manual_runs_refused_total Manual runs refused, by reason.',
       '# TYPE apscheduler_manual_runs_refused_total counter',
       `apscheduler_manual_runs_refused_total${lbl('reason="max_instances"')} ${this.manualRefused.max_instances}`,
       `apscheduler_manual_runs_refused_total${lbl('reason="queue_full"')} ${this.manualRefused.queue_full}`,
+      `apscheduler_manual_runs_refused_total${lbl('reason="history_full"')} ${this.manualRefused.history_full}`,
       '# HELP apscheduler_fire_lag_seconds Actual start minus scheduled fire time.',
       '# TYPE apscheduler_fire_lag_seconds histogram'
     )

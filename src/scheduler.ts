@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
 import { ClaimCycle } from './core/claim-cycle.js'
+import { rescheduleAfterStep } from './core/clock-step.js'
+import type { ClockStep } from './core/clock-watch.js'
 import { newRun, runToInfo, type RunInfo } from './core/run-records.js'
 import { Runner, type InFlight } from './core/runner.js'
 import { ConflictingIdError, JobNotFoundError, SchedulerStateError, ValidationError } from './errors.js'
@@ -118,8 +120,37 @@ export class Scheduler extends EventEmitter {
       log: config.log,
       metrics: this.metrics,
       maxSleepMs: config.maxSleepMs ?? 1000,
-      emit
+      emit,
+      onClockStep: async (step) => { await this.#onClockStep(step) }
     })
+  }
+
+  /**
+   * A step of the wall clock: logged, counted, shown in /health, and the schedules it affects are
+   * moved (interval jobs keep their real-time period; cron jobs follow the wall clock), once per
+   * step across the processes sharing a store. Stores judged by their own clock (Redis) are not
+   * affected by a step of this host's clock.
+   */
+  async #onClockStep (step: ClockStep): Promise<void> {
+    this.metrics.recordClockStep(step.at, step.ms)
+    const moved: Record<string, number> = {}
+    for (const [alias, store] of Object.entries(this.#stores)) {
+      if (store.now !== undefined) continue
+      try {
+        const n = await rescheduleAfterStep(store, step, this.clock.now())
+        if (n !== null) moved[alias] = n
+      } catch (err) {
+        this.#log.error({ err, jobstore: alias }, 'could not move the schedules after a wall-clock step')
+      }
+    }
+    this.#log.warn({ stepMs: step.ms, at: new Date(step.at).toISOString(), movedSchedules: moved },
+      `the wall clock stepped ${step.ms > 0 ? 'forward' : 'back'} by ${Math.abs(step.ms) / 1000} s (wall and monotonic time disagree); interval schedules moved with it, cron and date schedules follow the wall clock`)
+  }
+
+  /** The last wall-clock step this process noticed and how many, for /health (null: none). */
+  get clockSteps (): { count: number, last_at: string, last_ms: number } | null {
+    const last = this.metrics.lastClockStep
+    return last === null ? null : { count: this.metrics.clockSteps, last_at: formatDate(last.at, 'UTC'), last_ms: last.ms }
   }
 
   // ---------------------------------------------------------------- events
@@ -375,7 +406,8 @@ export class Scheduler extends EventEmitter {
   /**
    * Starts a manual run unless the job already runs max_instances instances (counted across every
    * process sharing the store: 409) or its executor already has its fill of manual runs waiting
-   * for a slot (429): manual runs never crowd out scheduled fires.
+   * for a slot (429), or as many runs wait or run as its history keeps (historyLimit, 429): manual
+   * runs never crowd out scheduled fires, nor push the history past its limit.
    */
   async #startManualRun (store: JobStore, jobstore: string, record: JobRecord): Promise<{ run: RunRecord, flight: InFlight }> {
     const executor = this.#runner.executorOf(record)
@@ -389,6 +421,11 @@ export class Scheduler extends EventEmitter {
     if (running >= record.max_instances) {
       this.metrics.manualRefused.max_instances++
       throw new SchedulerStateError(`Job ${record.id} is already running ${running} instance${running === 1 ? '' : 's'}, its max_instances (${record.max_instances}); try again when a run has finished`, 409)
+    }
+    if (running >= this.historyLimit) {
+      // Each run waiting or running is a history row: historyLimit of them fill the history.
+      this.metrics.manualRefused.history_full++
+      throw Object.assign(new SchedulerStateError(`Job ${record.id} already has ${running} runs waiting or running, as many as its history keeps (historyLimit ${this.historyLimit}); try again when a run has finished`, 429), { retryAfterSeconds: 1 })
     }
     const run = newRun(record, now, now, 'manual', this.nodeId, this.leaseMs)
     await store.insertRuns([run], this.historyLimit)

@@ -111,6 +111,15 @@ export interface JobStore {
   /** Emits `scheduler_state`. */
   setSchedulerState (state: SchedulerSharedState): Promise<void>
 
+  /**
+   * Records that the schedules were moved for the wall-clock step that left the host's
+   * wall − monotonic offset at `baseAfter` (ms); false when a process sharing the store already
+   * did so for this step (an offset within a second of the one recorded). Atomic across the
+   * processes sharing the store. Stores judged by a clock of their own (`now`) need not have it;
+   * without it, schedules are not moved after a step.
+   */
+  claimClockStep? (baseAfter: number): Promise<boolean>
+
   /** Hears changes (in-process at least). Returns an unsubscribe function. */
   subscribe (listener: (change: StoreChange) => void): () => void
 }
@@ -120,6 +129,9 @@ export interface JobStore {
  * without one; then paused jobs; ties by id (code-unit order). `listRank` gives the group.
  */
 export const JOB_LIST_ORDER = 'list rank, next_run_time, id'
+
+/** Two processes noticing one wall-clock step measure the offset it left this close (ms). */
+export const SAME_CLOCK_STEP_MS = 500
 
 /** 0: unpaused with a next run, 1: unpaused without one, 2: paused. */
 export function listRank (job: Pick<JobRecord, 'paused' | 'next_run_time'>): 0 | 1 | 2 {
@@ -158,6 +170,11 @@ export interface JobPage {
 export interface StoreContext {
   log: { error: (obj: object, msg: string) => void, warn: (obj: object, msg: string) => void, info: (obj: object, msg: string) => void }
   clock: Clock
+  /**
+   * To call when the store's data was replaced under it (a deleted SQLite file reopened as a new
+   * one): the scheduler upserts its boot-time `jobs` into it again.
+   */
+  reopened?: () => void
 }
 
 export interface StoreHealth {

@@ -1,7 +1,7 @@
 import sortedBtree from 'sorted-btree'
 import { ConflictingIdError } from '../src/errors.js'
 import {
-  listRank, overdueAt, searchKey,
+  listRank, overdueAt, searchKey, SAME_CLOCK_STEP_MS,
   type AcquiredJob, type JobPage, type JobRelease, type JobStore, type JobStoreQuery, type RunFinish,
   type SchedulerSharedState, type StoreChange
 } from '../src/store.js'
@@ -79,6 +79,8 @@ export class MemoryStore implements JobStore {
   readonly #history = new Map<string, History>()
   readonly #listeners = new Set<(change: StoreChange) => void>()
   #state: SchedulerSharedState = { paused: false }
+  /** The wall − monotonic offset the last wall-clock step left (see claimClockStep). */
+  #clockStepBase: number | null = null
 
   async open (): Promise<void> {}
   async close (): Promise<void> {}
@@ -287,6 +289,12 @@ export class MemoryStore implements JobStore {
   async setSchedulerState (state: SchedulerSharedState): Promise<void> {
     this.#state = { paused: state.paused }
     this.#emit({ type: 'scheduler_state', paused: state.paused })
+  }
+
+  async claimClockStep (baseAfter: number): Promise<boolean> {
+    if (this.#clockStepBase !== null && Math.abs(this.#clockStepBase - baseAfter) <= SAME_CLOCK_STEP_MS) return false
+    this.#clockStepBase = baseAfter
+    return true
   }
 
   subscribe (listener: (change: StoreChange) => void): () => void {

@@ -104,6 +104,8 @@ export class RedisStore implements JobStore {
   #scripts: Map<ScriptName, Script> | null = null
   #opening: Promise<void> | null = null
   #offset = 0
+  /** Server time minus this process's monotonic time, at the last kept sample (null: none yet). */
+  #monoOffset: number | null = null
   #offsetRtt = Infinity
   #offsetTimer: NodeJS.Timeout | null = null
   #epoch: string | null = null
@@ -143,7 +145,10 @@ export class RedisStore implements JobStore {
    * offset to the Redis server's clock (server time), or the local clock (caller time).
    */
   now (): number {
-    return this.#clock.now() + (this.time === 'server' ? this.#offset : 0)
+    if (this.time !== 'server') return this.#clock.now()
+    // Counted on monotonic time from the last sample: a step of this host's wall clock does not move it.
+    const mono = this.#monoOffset === null ? undefined : this.#clock.monotonic?.()
+    return mono === undefined ? this.#clock.now() + this.#offset : mono + (this.#monoOffset as number)
   }
 
   /** The measured offset of the Redis server's clock from this process's clock (ms). */
@@ -277,19 +282,24 @@ export class RedisStore implements JobStore {
   async #sampleOffset (samples: number): Promise<void> {
     const client = this.#client
     if (client === null || client.status !== 'ready') return
-    let best: { offset: number, rtt: number } | null = null
+    let best: { offset: number, monoOffset: number | null, rtt: number } | null = null
+    const mono = (): number | undefined => this.#clock.monotonic?.()
     for (let i = 0; i < samples; i++) {
+      const m0 = mono()
       const t0 = this.#clock.now()
       const [seconds, micros] = await client.time() as unknown as [string | number, string | number]
       const t1 = this.#clock.now()
+      const m1 = mono()
       const server = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
-      const sample = { offset: server - (t0 + t1) / 2, rtt: t1 - t0 }
+      const monoOffset = m0 === undefined || m1 === undefined ? null : server - (m0 + m1) / 2
+      const sample = { offset: server - (t0 + t1) / 2, monoOffset, rtt: m0 === undefined || m1 === undefined ? t1 - t0 : m1 - m0 }
       if (best === null || sample.rtt < best.rtt) best = sample
     }
     if (best === null) return
     // A slow round trip says little about the offset: keep an earlier, tighter sample unless it is stale.
     if (best.rtt <= this.#offsetRtt * 2 || best.rtt < 5) {
       this.#offset = Math.round(best.offset)
+      this.#monoOffset = best.monoOffset
       this.#offsetRtt = best.rtt
     } else {
       this.#offsetRtt *= 1.5

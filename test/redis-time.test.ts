@@ -2,7 +2,7 @@
 import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance } from 'fastify'
-import scheduler, { RedisStore, type Clock, type JobRecord, type TaskContext } from '../src/index.js'
+import scheduler, { ManualClock, RedisStore, type Clock, type JobRecord, type TaskContext } from '../src/index.js'
 import { REDIS_URL, deletePrefix, requireRedis, uniquePrefix } from './redis-harness.js'
 
 const admin = await requireRedis()
@@ -103,6 +103,24 @@ describe('the Redis server clock decides', () => {
       } finally {
         await store.close()
       }
+    }
+  })
+
+  test('store.now() does not move when this host\'s wall clock steps: leases renewed after a step stay valid by the server clock', async () => {
+    const prefix = uniquePrefix('step')
+    prefixes.push(prefix)
+    const clock = new ManualClock(Date.now())
+    const store = new RedisStore({ url: REDIS_URL, prefix, clock })
+    await store.open()
+    try {
+      for (const step of [-3600_000, 3600_000]) {
+        const before = await serverTime()
+        clock.step(step)
+        const mine = store.now()
+        assert.ok(Math.abs(mine - before) < 1000, `after a ${step / 1000} s step, store time ${mine} ≈ server time ${before}`)
+      }
+    } finally {
+      await store.close()
     }
   })
 

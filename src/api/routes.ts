@@ -155,17 +155,19 @@ function schedulerRoutes (scheduler: Scheduler, options: ResolvedOptions): Route
       method: 'GET', path: '/health', operationId: 'getHealth', tag: 'scheduler', summary: 'Liveness: 503 when a job store is unusable or jobs are overdue by more than their grace',
       response: { ...common(), 200: S.described(S.Health, 'Healthy'), 503: S.described(S.Health, 'A job store is unusable, or jobs are overdue') },
       handler: async (_, reply) => {
+        const steps = scheduler.clockSteps
+        const clock = steps === null ? {} : { clock_steps: steps }
         const stores = await scheduler.storeProblems()
-        if (Object.keys(stores).length > 0) return reply.code(503).send({ status: 'store_unavailable', overdue: [], stores })
+        if (Object.keys(stores).length > 0) return reply.code(503).send({ status: 'store_unavailable', overdue: [], stores, ...clock })
         let overdue: string[]
         try {
           overdue = await scheduler.overdueJobs()
         } catch (err) {
           // A store that failed just now, before its health said so.
           if ((err as { statusCode?: number }).statusCode !== 503) throw err
-          return reply.code(503).send({ status: 'store_unavailable', overdue: [], stores: { default: (err as Error).message } })
+          return reply.code(503).send({ status: 'store_unavailable', overdue: [], stores: { default: (err as Error).message }, ...clock })
         }
-        return reply.code(overdue.length > 0 ? 503 : 200).send({ status: overdue.length > 0 ? 'overdue' : 'ok', overdue })
+        return reply.code(overdue.length > 0 ? 503 : 200).send({ status: overdue.length > 0 ? 'overdue' : 'ok', overdue, ...clock })
       }
     },
     {
@@ -257,7 +259,7 @@ function jobRoutesById (scheduler: Scheduler): RouteSpec[] {
         400: S.errorResponse('Invalid query'),
         404: NOT_FOUND,
         409: S.errorResponse('The job already runs max_instances instances'),
-        429: S.errorResponse('Too many manual runs wait for the executor; retry after Retry-After seconds'),
+        429: S.errorResponse('Too many manual runs wait for the executor, or as many runs of the job wait or run as its history keeps (historyLimit); retry after Retry-After seconds'),
         ...common(),
         500: S.errorResponse("The task failed: its error's message")
       },

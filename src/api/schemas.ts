@@ -149,7 +149,12 @@ export const Health = Type.Object({
   overdue: Type.Array(Type.String(), { description: 'Ids of jobs overdue by more than their grace' }),
   stores: Type.Optional(Type.Record(Type.String(), Type.String(), {
     description: 'Job stores that are not usable (unreachable, or their data was lost), by alias, with the reason'
-  }))
+  })),
+  clock_steps: Type.Optional(Type.Object({
+    count: Type.Integer({ description: 'Steps of the wall clock this process noticed (wall and monotonic time disagreeing by more than a second)' }),
+    last_at: Type.String({ description: 'When the last one was noticed (wall time after it)' }),
+    last_ms: Type.Number({ description: 'Its size in ms; negative: the clock stepped back' })
+  }, { additionalProperties: false, description: 'Present once this process noticed a wall-clock step; informative, it does not change the status' }))
 }, { additionalProperties: false })
 
 export const ErrorBody = Type.Object({

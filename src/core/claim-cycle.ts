@@ -4,6 +4,7 @@ import type { Executor } from '../executor.js'
 import type { Metrics } from '../metrics.js'
 import type { AcquiredJob, JobStore, StoreChange } from '../store.js'
 import type { RunRecord } from '../types.js'
+import { ClockWatch, type ClockStep } from './clock-watch.js'
 import { decideFire, dueAtOf, type FireDecision } from './fire-decision.js'
 import type { Runner } from './runner.js'
 import { storeNow, toLocalTime } from './store-clock.js'
@@ -34,6 +35,8 @@ export interface ClaimCycleConfig {
   maxSleepMs: number
   /** Emits an event; the payload is built only when the event has listeners. */
   emit: (event: string, payload: () => unknown) => void
+  /** A step of the wall clock was noticed (before this wakeup claims anything). */
+  onClockStep: (step: ClockStep) => Promise<void>
 }
 
 /**
@@ -51,9 +54,13 @@ export class ClaimCycle {
   #cycle: Promise<void> | null = null
   #cycleAgain = false
   #starved = false
+  readonly #watch: ClockWatch
+  /** After a step forward, until this monotonic instant no lease is expired (see #checkClock). */
+  #holdExpiryUntil = -Infinity
 
   constructor (config: ClaimCycleConfig) {
     this.#c = config
+    this.#watch = new ClockWatch(config.clock)
     for (const executor of config.executors.values()) {
       // Only a cycle that stopped for lack of slots has due jobs left waiting.
       executor.onSlotFree = () => { if (this.#active && this.#starved) { this.#starved = false; this.wake() } }
@@ -117,6 +124,7 @@ export class ClaimCycle {
     this.#cycleAgain = false
     this.#starved = false
     if (!this.#active) return
+    await this.#checkClock()
     this.paused = (await this.defaultStore().getSchedulerState()).paused
     let wakeAt: number | null = null
     for (const [alias, store] of Object.entries(this.#c.stores)) {
@@ -138,7 +146,12 @@ export class ClaimCycle {
 
   /** Expires lapsed runs, claims and fires due jobs of one store; returns when it next needs a look. */
   async #cycleStore (store: JobStore, jobstore: string, now: number): Promise<number | null> {
-    for (const run of await store.expireRuns(now)) this.#recordAbandoned(run)
+    const holding = this.#holdingExpiry()
+    if (!holding) {
+      // Our own leases first, should they look lapsed (a late renewal timer): never expire our own live runs.
+      await this.#c.runner.renewLapsing(store, now)
+      for (const run of await store.expireRuns(now)) this.#recordAbandoned(run)
+    }
     if (!this.paused) {
       for (;;) {
         const limit = Math.min(this.#claimRoom(), CLAIM_BATCH)
@@ -156,7 +169,31 @@ export class ClaimCycle {
     // Paused, due jobs stay due: only a resume (notified) or the sleep cap wakes us.
     // Starved, the next free executor slot wakes us.
     if (this.paused || this.#starved) return null
-    return await store.nextWakeTime(now)
+    const wake = await store.nextWakeTime(now)
+    // Lapsed-looking leases are left alone while holding: look again in a second, not at once.
+    return holding && wake !== null && wake <= now ? now + Math.min(1000, this.#c.maxSleepMs) : wake
+  }
+
+  /**
+   * Notices a step of the wall clock since the last wakeup. After a step forward every lease on a
+   * store judged by this host's wall clock looks lapsed, those of live processes too: for leaseMs
+   * (monotonic) no lease is expired, which gives every live process on the host time to renew its
+   * leases (every leaseMs / 3) at the new time; a dead process's leases are expired after that.
+   */
+  async #checkClock (): Promise<void> {
+    const step = this.#watch.take()
+    if (step === null) return
+    const mono = this.#c.clock.monotonic?.()
+    if (step.ms > 0 && mono !== undefined) this.#holdExpiryUntil = mono + this.#c.leaseMs
+    await this.#c.onClockStep(step)
+  }
+
+  #holdingExpiry (): boolean {
+    if (this.#holdExpiryUntil === -Infinity) return false
+    const mono = this.#c.clock.monotonic?.()
+    if (mono !== undefined && mono < this.#holdExpiryUntil) return true
+    this.#holdExpiryUntil = -Infinity
+    return false
   }
 
   /** Sleeps until `target` (capped); an early timer re-arms for the rest instead of skipping. */
@@ -175,9 +212,10 @@ export class ClaimCycle {
     this.#timer = null
     const target = this.#timerTarget
     const now = this.#c.clock.now()
-    if (target !== null && now < target) {
+    if (target !== null && now < target && !this.#watch.poll()) {
       // Node timers may fire a little early; wait out the remainder rather than treat it as "not due".
-      // Re-armed through #arm, so a wall clock stepped back still sleeps at most maxSleepMs.
+      // Re-armed through #arm, so a wall clock stepped back still sleeps at most maxSleepMs; a step
+      // back is noticed here and runs a cycle, which moves the schedules it affects.
       this.#arm(target)
       return
     }

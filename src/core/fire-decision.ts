@@ -73,9 +73,12 @@ export function decideFire (claim: AcquiredJob, now: number, { nodeId, leaseMs, 
     skippedAhead = true
   }
   const toRun = job.coalesce && runnable.length > 1 ? runnable.slice(-1) : runnable
+  // Every run is a history row while it waits and runs: past historyLimit, the earliest are missed.
+  const room = historyLimit - claim.running
+  if (room > 0 && toRun.length > room) missed.push(...toRun.splice(0, toRun.length - room))
   // The fires due now run as one instance, one after another (as APScheduler runs a job's missed
   // run times): max_instances limits concurrent instances, it never drops a catch-up fire.
-  const starting = claim.running < job.max_instances ? toRun : []
+  const starting = claim.running < job.max_instances && room > 0 ? toRun : []
   const blocked = starting.length > 0 ? [] : toRun
 
   const jitter = job.trigger.type === 'date' ? null : job.trigger.jitter

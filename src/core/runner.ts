@@ -102,6 +102,8 @@ export class Runner {
   readonly #finishing = new Map<JobStore, PendingFinish[]>()
   #flushScheduled = false
   #renewTimer: unknown = null
+  /** Per store, a lower bound of the lease expiries of our runs in flight there (store time). */
+  readonly #leasedUntil = new Map<JobStore, number>()
 
   constructor (config: RunnerConfig) {
     this.#c = config
@@ -127,6 +129,8 @@ export class Runner {
       this.#c.emit('job_submitted', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at) }))
       return flight
     })
+    const lease = runs[0]?.run.lease_expires ?? null
+    if (lease !== null && !(lease >= (this.#leasedUntil.get(store) ?? Infinity))) this.#leasedUntil.set(store, lease)
     this.#ensureRenewal()
     /** Per run: started, or recorded missed while it waited; and its grace timer. */
     const state = flights.map(() => ({ started: false, expired: false, graceTimer: null as unknown }))
@@ -200,7 +204,10 @@ export class Runner {
   #settle (flight: InFlight, error: RunRecord['error']): void {
     this.#inflight.delete(flight.run.run_id)
     flight.settle({ error })
-    if (this.#inflight.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve()
+    if (this.#inflight.size === 0) {
+      this.#leasedUntil.clear()
+      for (const resolve of this.#idleWaiters.splice(0)) resolve()
+    }
   }
 
   async #execute (jobstore: string, job: JobRecord, flight: InFlight, dueAt: number): Promise<Executed> {
@@ -343,17 +350,32 @@ export class Runner {
     this.#renewTimer = null
   }
 
-  async #renew (): Promise<void> {
+  /**
+   * Renews our leases in `store` at once when one of them is due for renewal by `now` (store time):
+   * the renewal timer ran late, or the wall clock stepped forward. The claim cycle calls it before
+   * it expires lapsed leases, so a process never expires its own live runs.
+   */
+  async renewLapsing (store: JobStore, now: number): Promise<void> {
+    const until = this.#leasedUntil.get(store)
+    if (until === undefined || until - now >= this.#c.leaseMs / 3) return
+    await this.#renew(store)
+  }
+
+  async #renew (only?: JobStore): Promise<void> {
     const { clock, leaseMs, nodeId, log } = this.#c
     const byStore = new Map<JobStore, string[]>()
     for (const flight of this.#inflight.values()) {
+      if (only !== undefined && flight.store !== only) continue
       const ids = byStore.get(flight.store) ?? []
       ids.push(flight.run.run_id)
       byStore.set(flight.store, ids)
     }
+    if (only !== undefined && !byStore.has(only)) this.#leasedUntil.delete(only)
     for (const [store, ids] of byStore) {
       try {
-        const held = new Set(await store.renewRunLeases(nodeId, ids, storeNow(store, clock) + leaseMs))
+        const expires = storeNow(store, clock) + leaseMs
+        const held = new Set(await store.renewRunLeases(nodeId, ids, expires))
+        this.#leasedUntil.set(store, expires)
         for (const id of ids) {
           const flight = this.#inflight.get(id)
           if (!held.has(id) && flight !== undefined && !flight.aborted) {
