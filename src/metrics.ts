@@ -11,8 +11,8 @@ export class Metrics {
   timeouts = 0
   /** Tasks still running after their timeout (they ignored the abort signal); their slot is free. */
   overrunning = 0
-  /** Manual runs refused: the job was at max_instances, or too many manual runs waited. */
-  readonly manualRefused = { max_instances: 0, queue_full: 0 }
+  /** Manual runs refused: the job was at max_instances, too many manual runs waited, or its history was full of live runs. */
+  readonly manualRefused = { max_instances: 0, queue_full: 0, history_full: 0 }
   /** Steps of the wall clock noticed (wall and monotonic time disagreeing by more than a second). */
   clockSteps = 0
   /** The last one: when it was noticed (wall time after it) and its size in ms (negative: back). */
@@ -63,6 +63,7 @@ export class Metrics {
       '# TYPE apscheduler_manual_runs_refused_total counter',
       `apscheduler_manual_runs_refused_total${lbl('reason="max_instances"')} ${this.manualRefused.max_instances}`,
       `apscheduler_manual_runs_refused_total${lbl('reason="queue_full"')} ${this.manualRefused.queue_full}`,
+      `apscheduler_manual_runs_refused_total${lbl('reason="history_full"')} ${this.manualRefused.history_full}`,
       '# HELP apscheduler_fire_lag_seconds Actual start minus scheduled fire time.',
       '# TYPE apscheduler_fire_lag_seconds histogram'
     )

@@ -406,7 +406,8 @@ export class Scheduler extends EventEmitter {
   /**
    * Starts a manual run unless the job already runs max_instances instances (counted across every
    * process sharing the store: 409) or its executor already has its fill of manual runs waiting
-   * for a slot (429): manual runs never crowd out scheduled fires.
+   * for a slot (429), or as many runs wait or run as its history keeps (historyLimit, 429): manual
+   * runs never crowd out scheduled fires, nor push the history past its limit.
    */
   async #startManualRun (store: JobStore, jobstore: string, record: JobRecord): Promise<{ run: RunRecord, flight: InFlight }> {
     const executor = this.#runner.executorOf(record)
@@ -420,6 +421,11 @@ export class Scheduler extends EventEmitter {
     if (running >= record.max_instances) {
       this.metrics.manualRefused.max_instances++
       throw new SchedulerStateError(`Job ${record.id} is already running ${running} instance${running === 1 ? '' : 's'}, its max_instances (${record.max_instances}); try again when a run has finished`, 409)
+    }
+    if (running >= this.historyLimit) {
+      // Each run waiting or running is a history row: historyLimit of them fill the history.
+      this.metrics.manualRefused.history_full++
+      throw Object.assign(new SchedulerStateError(`Job ${record.id} already has ${running} runs waiting or running, as many as its history keeps (historyLimit ${this.historyLimit}); try again when a run has finished`, 429), { retryAfterSeconds: 1 })
     }
     const run = newRun(record, now, now, 'manual', this.nodeId, this.leaseMs)
     await store.insertRuns([run], this.historyLimit)

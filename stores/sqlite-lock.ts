@@ -17,6 +17,8 @@ import { SchedulerError } from '../src/errors.js'
  * blocked the loop for 600 ms in the lock benchmark. A failed try costs microseconds instead.
  */
 export const SYNC_BUSY_MS = 0
+/** Tries that follow each other by about a millisecond before the pauses grow. */
+const FAST_TRIES = 5
 /** The longest pause between two attempts. */
 const MAX_PAUSE_MS = 50
 
@@ -45,13 +47,13 @@ export interface LockSettings {
 
 /**
  * Runs `attempt` until it does not fail with SQLITE_BUSY, pausing asynchronously between tries
- * (2, 4, 8 ... 50 ms, with jitter so two waiting processes do not retry in step), until
+ * (about 1 ms for the first tries, then 2, 4, 8 ... 50 ms, with jitter so two waiting processes do not retry in step), until
  * `busyTimeoutMs` after `started`. `attempt` must be safe to repeat after SQLITE_BUSY: a failed
  * transaction has rolled back and a failed single statement has written nothing.
  */
 export async function waitForLock<T> (settings: LockSettings, attempt: () => Promise<T>, started = performance.now()): Promise<T> {
-  let pause = 2
-  for (;;) {
+  let pause = 1
+  for (let tries = 1; ; tries++) {
     try {
       return await attempt()
     } catch (err) {
@@ -60,7 +62,10 @@ export async function waitForLock<T> (settings: LockSettings, attempt: () => Pro
       const left = settings.busyTimeoutMs - waited
       if (left <= 0) throw new SqliteBusyError(settings.path, waited, { cause: err })
       await sleep(Math.min(left, pause * (0.5 + Math.random())))
-      pause = Math.min(pause * 2, MAX_PAUSE_MS)
+      // A lock taken for a claim batch is held a millisecond or two and another process may take
+      // the next one right after: the first tries come every millisecond or so, else the process
+      // that started first could claim a whole wave of due jobs while the others back off.
+      if (tries >= FAST_TRIES) pause = Math.min(pause * 2, MAX_PAUSE_MS)
     }
   }
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { SQL, SqliteStore, SQLITE_SCHEMA_VERSION, prefixEnd } from '../stores/sqlite.js'
+import { ConflictingIdError } from '../src/errors.js'
 import type { JobRecord } from '../src/types.js'
 import { storeContract } from './store-contract.js'
 
@@ -262,5 +263,28 @@ describe('SqliteStore specifics', () => {
     await b.addJob(record('two'))
     assert.equal(heard, 1)
     await b.close()
+  })
+
+  test('adds made together are written in one transaction, each succeeding or failing on its own', async () => {
+    const store = new SqliteStore({ path })
+    await store.open()
+    await store.addJob(record('taken'))
+    const db = new Database(path, { readonly: true })
+    const commits = (): number => db.pragma('data_version', { simple: true }) as number
+    try {
+      const before = commits()
+      const outcomes = await Promise.allSettled(['a', 'taken', 'b', 'a'].map(async (id) => { await store.addJob(record(id)) }))
+      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected'])
+      assert.ok(outcomes.filter((o) => o.status === 'rejected').every((o) => o.reason instanceof ConflictingIdError))
+      assert.equal(commits(), before + 1)
+      assert.deepEqual((await store.queryJobs({})).jobs.map((j) => j.id), ['a', 'b', 'taken'])
+      // A call made right after an add (not awaited) sees it: calls act in call order.
+      const adding = store.addJob(record('c'))
+      assert.deepEqual(await store.getJob('c'), record('c'))
+      await adding
+    } finally {
+      db.close()
+      await store.close()
+    }
   })
 })

@@ -12,6 +12,8 @@ export class FireLog implements FireArrays {
   readonly #due: Float64Array
   readonly #start: Float64Array
   readonly #count: Int32Array
+  readonly #seen = new Set<number>()
+  #scanned = 0
   dropped = 0
 
   constructor (capacity: number, buffers?: FireLogBuffers) {
@@ -45,15 +47,13 @@ export class FireLog implements FireArrays {
     return count
   }
 
-  /** Jobs seen so far; counted incrementally, since it is polled while fires are still coming in. */
+  /** Jobs that fired at least once; incremental, as the scenarios poll it while the scheduler runs. */
   distinctJobs (): number {
-    const n = this.#n
-    for (const end = this.length; this.#scanned < end; this.#scanned++) this.#seen.add(n[this.#scanned] as number)
+    const end = this.length
+    for (let i = this.#scanned; i < end; i++) this.#seen.add(this.#n[i] as number)
+    this.#scanned = end
     return this.#seen.size
   }
-
-  readonly #seen = new Set<number>()
-  #scanned = 0
 
   /** Plain arrays, for IPC. */
   toJSON (): { n: number[], due: number[], start: number[] } {

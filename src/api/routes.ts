@@ -259,7 +259,7 @@ function jobRoutesById (scheduler: Scheduler): RouteSpec[] {
         400: S.errorResponse('Invalid query'),
         404: NOT_FOUND,
         409: S.errorResponse('The job already runs max_instances instances'),
-        429: S.errorResponse('Too many manual runs wait for the executor; retry after Retry-After seconds'),
+        429: S.errorResponse('Too many manual runs wait for the executor, or as many runs of the job wait or run as its history keeps (historyLimit); retry after Retry-After seconds'),
         ...common(),
         500: S.errorResponse("The task failed: its error's message")
       },

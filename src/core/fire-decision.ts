@@ -48,7 +48,7 @@ export interface DecideOptions {
 /** The trigger of a one-shot: after its one fire there is none. */
 const ONE_SHOT: Pick<Trigger, 'next' | 'first'> = { next: () => null, first: () => null }
 /** Shared empty lists: most decisions miss, block and skip nothing. Never written to. */
-const NONE: never[] = []
+const NONE = Object.freeze([]) as unknown as never[]
 
 /**
  * What a claimed job does at `now`: which fires run, which are missed (later than
@@ -78,9 +78,15 @@ export function decideFire (claim: AcquiredJob, now: number, { nodeId, leaseMs, 
     skippedAhead = true
   }
   const toRun = job.coalesce && runnable.length > 1 ? runnable.slice(-1) : runnable
+  // Every run is a history row while it waits and runs: past historyLimit, the earliest are missed.
+  const room = historyLimit - claim.running
+  if (room > 0 && toRun.length > room) {
+    if (missed === NONE) missed = []
+    missed.push(...toRun.splice(0, toRun.length - room))
+  }
   // The fires due now run as one instance, one after another (as APScheduler runs a job's missed
   // run times): max_instances limits concurrent instances, it never drops a catch-up fire.
-  const starting = claim.running < job.max_instances ? toRun : NONE
+  const starting = claim.running < job.max_instances && room > 0 ? toRun : NONE
   const blocked = starting.length > 0 ? NONE : toRun
 
   const jitter = job.trigger.type === 'date' ? null : job.trigger.jitter
