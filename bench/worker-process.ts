@@ -18,8 +18,8 @@ try {
   process.on('message', (msg: { type: string }) => {
     if (msg.type !== 'stop') return
     void adapter.close().finally(() => {
-      send({ type: 'fires', node, fires: log.toJSON() })
-      process.disconnect()
+      // Disconnected only once the (large) message is written: a disconnect right away can drop it.
+      process.send?.({ type: 'fires', node, fires: log.toJSON() }, () => { process.disconnect() })
     })
   })
   send({ type: 'ready', node })

@@ -7,6 +7,9 @@
  * schedule from firing; a scheduled fire that still cannot start within its grace is recorded
  * missed by the runner.
  */
+/** Work in a slot: returns a promise while it holds the slot, or nothing when it is done already. */
+export type Work = () => Promise<void> | undefined
+
 export class Executor {
   readonly name: string
   readonly maxConcurrency: number
@@ -14,8 +17,8 @@ export class Executor {
   readonly manualQueueLimit: number
   #running = 0
   #runningManual = 0
-  readonly #queue: Array<() => Promise<void>> = []
-  readonly #manual: Array<() => Promise<void>> = []
+  readonly #queue: Array<Work> = []
+  readonly #manual: Array<Work> = []
   readonly #idleWaiters: Array<() => void> = []
   /** Called whenever a slot frees up, so the scheduler can claim more due jobs. */
   onSlotFree: () => void = () => {}
@@ -40,7 +43,7 @@ export class Executor {
     return this.#manual.length < this.manualQueueLimit
   }
 
-  submit (work: () => Promise<void>, { manual = false }: { manual?: boolean } = {}): void {
+  submit (work: Work, { manual = false }: { manual?: boolean } = {}): void {
     (manual ? this.#manual : this.#queue).push(work)
     this.#pump()
   }
@@ -49,7 +52,7 @@ export class Executor {
    * Takes waiting work out of the queue (a scheduled fire whose grace passed before it started).
    * Returns false when it already started or was never queued.
    */
-  withdraw (work: () => Promise<void>): boolean {
+  withdraw (work: Work): boolean {
     const i = this.#queue.indexOf(work)
     if (i < 0) return false
     this.#queue.splice(i, 1)
@@ -63,7 +66,7 @@ export class Executor {
     await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
   }
 
-  #next (): { work: () => Promise<void>, manual: boolean } | undefined {
+  #next (): { work: Work, manual: boolean } | undefined {
     const scheduled = this.#queue.shift()
     if (scheduled !== undefined) return { work: scheduled, manual: false }
     if (this.#runningManual >= this.manualSlots) return undefined
@@ -72,19 +75,37 @@ export class Executor {
   }
 
   #pump (): void {
+    let freed = false
     while (this.#running < this.maxConcurrency) {
       const next = this.#next()
       if (next === undefined) break
       this.#running++
       if (next.manual) this.#runningManual++
-      // `work` handles its own errors; the catch only guards the executor's bookkeeping.
-      next.work().catch(() => {}).finally(() => {
+      let pending: Promise<void> | undefined
+      try {
+        pending = next.work()
+      } catch {
+        // `work` handles its own errors; this only guards the executor's bookkeeping.
+      }
+      if (pending === undefined) {
+        // Done already (a task that returned at once): the slot is free for the next in line.
+        this.#running--
+        if (next.manual) this.#runningManual--
+        freed = true
+        continue
+      }
+      const done = (): void => {
         this.#running--
         if (next.manual) this.#runningManual--
         this.#pump()
         this.#settleIfIdle()
         this.onSlotFree()
-      })
+      }
+      pending.then(done, done)
+    }
+    if (freed) {
+      this.#settleIfIdle()
+      this.onSlotFree()
     }
   }
 

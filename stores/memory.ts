@@ -16,20 +16,24 @@ interface StoredJob {
   job: JobRecord
   leaseOwner: string | null
   leaseExpires: number | null
-  /** List order: listRank, then next_run_time (none first), then id. */
+  /**
+   * List order: listRank, then next_run_time (none first), then id. These keys (and overdueAt)
+   * are the ones the list and overdue trees hold the job under; after a fire they lag behind the
+   * record until the next read of those trees (see MemoryStore.#stale).
+   */
   rank: 0 | 1 | 2
   listAt: number
+  overdueAt: number | null
   /** When it can next be claimed: next_run_time, or a live claim's expiry if later; null: never. */
   dueAt: number | null
-  overdueAt: number | null
   idKey: string
   nameKey: string
 }
 
-/** A job's runs, oldest first (the order history is trimmed in), plus its running ones. */
+/** A job's runs, oldest first (the order history is trimmed in), plus its running ones (few). */
 interface History {
   runs: RunRecord[]
-  running: Set<RunRecord>
+  running: RunRecord[]
 }
 
 // sorted-btree is CommonJS with a `default` export: under Node's ESM the class is `.default`.
@@ -69,7 +73,6 @@ export class MemoryStore implements JobStore {
   readonly #byIdKey = new BTree<StoredJob, undefined>(undefined, idKeyOrder)
   readonly #byNameKey = new BTree<StoredJob, undefined>(undefined, nameKeyOrder)
 
-  readonly #runs = new Map<string, RunRecord>()
   readonly #running = new Map<string, RunRecord>()
   /**
    * Running runs by lease expiry: a tree of the distinct expiry instants, each with its runs (the
@@ -78,6 +81,12 @@ export class MemoryStore implements JobStore {
   readonly #leases = new BTree<number, Set<RunRecord>>()
   readonly #history = new Map<string, History>()
   readonly #listeners = new Set<(change: StoreChange) => void>()
+  /**
+   * Jobs that fired since the list and overdue trees were last read: their keys there are
+   * re-computed on the next read, not at every fire. A job firing every second between two
+   * reads of the list moves in it once, not once a second.
+   */
+  readonly #stale = new Set<StoredJob>()
   #state: SchedulerSharedState = { paused: false }
   /** The wall − monotonic offset the last wall-clock step left (see claimClockStep). */
   #clockStepBase: number | null = null
@@ -117,6 +126,7 @@ export class MemoryStore implements JobStore {
   }
 
   async queryJobs ({ limit = Infinity, offset = 0, state, func, q }: JobStoreQuery): Promise<JobPage> {
+    this.#refreshStale()
     const scope = func === undefined ? { tree: this.#list, counts: this.#counts } : this.#listByFunc.get(func)
     if (scope === undefined) return { jobs: [], total: 0 }
     const [lo, hi] = state === 'paused' ? [2, 2] : state === 'scheduled' ? [0, 1] : [0, 2]
@@ -152,6 +162,7 @@ export class MemoryStore implements JobStore {
   }
 
   async overdueJobs (now: number, limit: number): Promise<string[]> {
+    this.#refreshStale()
     const out: string[] = []
     for (const stored of this.#overdue.keys()) {
       if (out.length >= limit || (stored.overdueAt as number) >= now) break
@@ -193,15 +204,16 @@ export class MemoryStore implements JobStore {
       this.#trim(id, release.historyLimit)
       return true
     }
-    this.#unindexSchedule(stored)
+    this.#unindexDue(stored)
     stored.leaseOwner = null
     stored.leaseExpires = null
     if (unchanged) {
       for (const run of release.runs) this.#putRun({ ...run })
       // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
       stored.job = Object.freeze({ ...stored.job, next_run_time: release.next_run_time, next_fire_time: release.next_fire_time, version: stored.job.version + 1 })
+      this.#stale.add(stored)
     }
-    this.#indexSchedule(stored)
+    this.#indexDue(stored)
     if (unchanged) this.#trim(id, release.historyLimit)
     return unchanged
   }
@@ -210,6 +222,9 @@ export class MemoryStore implements JobStore {
     for (const run of runs) {
       // History lives with its job: a finished run of a missing job would never be cleaned up.
       if (run.status !== 'running' && !this.#jobs.has(run.job_id)) continue
+      // A run id already stored is replaced (searched in its job's history: manual runs are rare).
+      const previous = this.#history.get(run.job_id)?.runs.find((r) => r.run_id === run.run_id)
+      if (previous !== undefined) this.#dropRun(previous)
       this.#putRun(structuredClone(run))
     }
     for (const jobId of new Set(runs.map((r) => r.job_id))) this.#trim(jobId, historyLimit)
@@ -229,23 +244,29 @@ export class MemoryStore implements JobStore {
   }
 
   async finishRuns (owner: string, finishes: RunFinish[]): Promise<boolean[]> {
-    return finishes.map(({ runId, result }) => {
+    const written: boolean[] = new Array(finishes.length)
+    for (let i = 0; i < finishes.length; i++) {
+      const { runId, result } = finishes[i] as RunFinish
       const run = this.#running.get(runId)
-      if (run === undefined || run.node_id !== owner) return false
-      this.#dropRun(run)
-      if (!this.#jobs.has(run.job_id)) return true
-      Object.assign(run, {
-        status: result.status,
-        started_at: result.started_at,
-        finished_at: result.finished_at,
-        error: structuredClone(result.error),
-        duration_ms: result.duration_ms,
-        lag_ms: result.lag_ms,
-        lease_expires: null
-      })
-      this.#putRun(run) // re-inserted: started_at may have moved its place in the history order
-      return true
-    })
+      if (run === undefined || run.node_id !== owner) { written[i] = false; continue }
+      written[i] = true
+      if (!this.#jobs.has(run.job_id)) { this.#dropRun(run); continue }
+      this.#running.delete(runId)
+      this.#unlease(run)
+      const history = this.#history.get(run.job_id) as History
+      removeItem(history.running, run)
+      const moved = run.started_at !== result.started_at
+      run.status = result.status
+      run.started_at = result.started_at
+      run.finished_at = result.finished_at
+      run.error = result.error === null ? null : structuredClone(result.error)
+      run.duration_ms = result.duration_ms
+      run.lag_ms = result.lag_ms
+      run.lease_expires = null
+      // Its place in the history order changes only if started_at moved past a neighbour's.
+      if (moved) this.#reorder(history.runs, run)
+    }
+    return written
   }
 
   async expireRuns (now: number): Promise<RunRecord[]> {
@@ -256,7 +277,8 @@ export class MemoryStore implements JobStore {
     }
     return lapsed.map((run) => {
       this.#unlease(run)
-      this.#history.get(run.job_id)?.running.delete(run)
+      const history = this.#history.get(run.job_id)
+      if (history !== undefined) removeItem(history.running, run)
       this.#running.delete(run.run_id)
       run.status = 'abandoned'
       run.finished_at = now
@@ -331,12 +353,34 @@ export class MemoryStore implements JobStore {
 
   /** The indexes whose keys move when the job fires, is claimed or is paused. */
   #indexSchedule (stored: StoredJob): void {
+    this.#indexDue(stored)
+    this.#indexList(stored)
+  }
+
+  #unindexSchedule (stored: StoredJob): void {
+    this.#unindexDue(stored)
+    this.#unindexList(stored)
+  }
+
+  /** The claim index: moved at every claim and fire. */
+  #indexDue (stored: StoredJob): void {
     const { job } = stored
-    stored.rank = listRank(job)
-    stored.listAt = job.next_run_time ?? -Infinity
     stored.dueAt = job.paused || job.next_run_time === null
       ? null
       : stored.leaseExpires === null ? job.next_run_time : Math.max(job.next_run_time, stored.leaseExpires)
+    if (stored.dueAt !== null) this.#due.set(stored, undefined)
+  }
+
+  #unindexDue (stored: StoredJob): void {
+    if (stored.dueAt !== null) this.#due.delete(stored)
+  }
+
+  /** The list and overdue indexes, read by the API: brought up to date when read (#refreshStale). */
+  #indexList (stored: StoredJob): void {
+    const { job } = stored
+    this.#stale.delete(stored)
+    stored.rank = listRank(job)
+    stored.listAt = job.next_run_time ?? -Infinity
     stored.overdueAt = overdueAt(job)
     this.#list.set(stored, undefined)
     let scope = this.#listByFunc.get(job.func)
@@ -347,11 +391,12 @@ export class MemoryStore implements JobStore {
     scope.tree.set(stored, undefined)
     scope.counts[stored.rank]++
     this.#counts[stored.rank]++
-    if (stored.dueAt !== null) this.#due.set(stored, undefined)
     if (stored.overdueAt !== null) this.#overdue.set(stored, undefined)
   }
 
-  #unindexSchedule (stored: StoredJob): void {
+  /** Takes the job out under the keys the trees hold it by (which may lag behind its record). */
+  #unindexList (stored: StoredJob): void {
+    this.#stale.delete(stored)
     this.#list.delete(stored)
     const scope = this.#listByFunc.get(stored.job.func)
     if (scope !== undefined) {
@@ -360,8 +405,15 @@ export class MemoryStore implements JobStore {
       if (scope.tree.size === 0) this.#listByFunc.delete(stored.job.func)
     }
     this.#counts[stored.rank]--
-    if (stored.dueAt !== null) this.#due.delete(stored)
     if (stored.overdueAt !== null) this.#overdue.delete(stored)
+  }
+
+  /** Re-keys the jobs that fired since the list and overdue trees were last read. */
+  #refreshStale (): void {
+    for (const stored of this.#stale) {
+      this.#unindexList(stored)
+      this.#indexList(stored)
+    }
   }
 
   #deleteJob (id: string): boolean {
@@ -371,9 +423,6 @@ export class MemoryStore implements JobStore {
     this.#jobs.delete(id)
     const history = this.#history.get(id)
     if (history === undefined) return true
-    for (const run of history.runs) {
-      if (run.status !== 'running') this.#runs.delete(run.run_id)
-    }
     history.runs = history.runs.filter((run) => run.status === 'running')
     if (history.runs.length === 0) this.#history.delete(id)
     return true
@@ -402,13 +451,11 @@ export class MemoryStore implements JobStore {
     if (runs?.delete(run) === true && runs.size === 0) this.#leases.delete(run.lease_expires)
   }
 
-  /** Stores a run (replacing one with the same id) in its job's history order. */
+  /** Stores a run in its job's history order (a new one: the claim cycle's runs never exist yet). */
   #putRun (run: RunRecord): void {
-    const previous = this.#runs.get(run.run_id)
-    if (previous !== undefined) this.#dropRun(previous)
     let history = this.#history.get(run.job_id)
     if (history === undefined) {
-      history = { runs: [], running: new Set() }
+      history = { runs: [], running: [] }
       this.#history.set(run.job_id, history)
     }
     const { runs } = history
@@ -416,20 +463,30 @@ export class MemoryStore implements JobStore {
     while (i > 0 && compareRuns(runs[i - 1] as RunRecord, run) > 0) i--
     if (i === runs.length) runs.push(run)
     else runs.splice(i, 0, run)
-    this.#runs.set(run.run_id, run)
     if (run.status === 'running') {
-      history.running.add(run)
+      history.running.push(run)
       this.#running.set(run.run_id, run)
       this.#lease(run)
     }
   }
 
+  /** Moves a run whose sort key changed to its place in a history (mostly: it stays). */
+  #reorder (runs: RunRecord[], run: RunRecord): void {
+    const i = runs.lastIndexOf(run)
+    const before = runs[i - 1]
+    const after = runs[i + 1]
+    if ((before === undefined || compareRuns(before, run) <= 0) && (after === undefined || compareRuns(run, after) <= 0)) return
+    runs.splice(i, 1)
+    let j = runs.length
+    while (j > 0 && compareRuns(runs[j - 1] as RunRecord, run) > 0) j--
+    runs.splice(j, 0, run)
+  }
+
   #dropRun (run: RunRecord): void {
-    this.#runs.delete(run.run_id)
     if (this.#running.delete(run.run_id)) this.#unlease(run)
     const history = this.#history.get(run.job_id)
     if (history === undefined) return
-    history.running.delete(run)
+    removeItem(history.running, run)
     const i = history.runs.lastIndexOf(run)
     if (i >= 0) history.runs.splice(i, 1)
     if (history.runs.length === 0) this.#history.delete(run.job_id)
@@ -449,16 +506,17 @@ export class MemoryStore implements JobStore {
     let i = 0
     for (; excess > 0 && i < runs.length; i++) {
       const run = runs[i] as RunRecord
-      if (run.status === 'running') {
-        keep.push(run)
-      } else {
-        this.#runs.delete(run.run_id)
-        excess--
-      }
+      if (run.status === 'running') keep.push(run)
+      else excess--
     }
     runs.splice(0, i, ...keep)
     if (runs.length === 0) this.#history.delete(jobId)
   }
+}
+
+function removeItem<T> (items: T[], item: T): void {
+  const i = items.indexOf(item)
+  if (i >= 0) items.splice(i, 1)
 }
 
 /** A deep copy, deeply frozen: claims hand the stored record out without copying it per fire. */

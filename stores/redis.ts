@@ -92,6 +92,8 @@ export class RedisStore implements JobStore {
   readonly #ownClient: boolean
   readonly #commandTimeoutMs: number
   readonly #origin = randomUUID()
+  /** How this store's notices begin (see #notice). */
+  readonly #ownNotice = `{"o":${JSON.stringify(this.#origin)},`
   readonly #listeners = new Set<(change: StoreChange) => void>()
   #clock: Clock
   readonly #ownClock: boolean
@@ -447,14 +449,14 @@ export class RedisStore implements JobStore {
   async expireRuns (now: number): Promise<RunRecord[]> {
     const out = await this.#run('expireRuns', now, this.#serverFlag) as string[]
     const runs: RunRecord[] = []
-    for (let i = 1; i < out.length; i += 3) runs.push(decodeRun(out[i + 1] as string, out[i + 2] as string, ''))
+    for (let i = 1; i < out.length; i += 3) runs.push(decodeRun(out[i] as string, out[i + 1] as string, out[i + 2] as string, ''))
     return runs
   }
 
   async getRuns (jobId: string, limit?: number): Promise<RunRecord[]> {
     const out = await this.#run('getRuns', jobId, limit === undefined ? -1 : Math.max(0, Math.floor(limit))) as string[]
     const runs: RunRecord[] = []
-    for (let i = 0; i < out.length; i += 4) runs.push(decodeRun(out[i + 1] as string, out[i + 2] as string, out[i + 3] as string))
+    for (let i = 0; i < out.length; i += 4) runs.push(decodeRun(out[i] as string, out[i + 1] as string, out[i + 2] as string, out[i + 3] as string))
     return runs
   }
 
@@ -490,6 +492,8 @@ export class RedisStore implements JobStore {
   }
 
   #onNotice (message: string): void {
+    // This store's own notices (heard at once when written) are skipped without parsing them.
+    if (message.startsWith(this.#ownNotice)) return
     let notice: { o?: string, c?: StoreChange }
     try {
       notice = JSON.parse(message) as { o?: string, c?: StoreChange }
@@ -561,27 +565,35 @@ function decodeJobs (out: string[]): JobRecord[] {
   return jobs
 }
 
-/** A run as the scripts take it: id, record JSON, state line, lease. */
+/**
+ * A run as the scripts take it: id, record, state line, lease. Every field but the run's trigger
+ * is in the state line, so the record is the trigger alone (older versions wrote the run's JSON).
+ */
 function encodeRun (run: RunRecord): string[] {
   const state = [
     run.status, String(run.scheduled_at), str(run.started_at), str(run.finished_at), str(run.duration_ms), str(run.lag_ms),
     JSON.stringify(run.node_id), JSON.stringify(run.job_id), run.error === null ? '' : JSON.stringify(run.error)
   ].join('\t')
-  return [run.run_id, JSON.stringify(run), state, run.status === 'running' ? str(run.lease_expires) : '']
+  return [run.run_id, run.trigger, state, run.status === 'running' ? str(run.lease_expires) : '']
 }
 
-function decodeRun (json: string, state: string, lease: string): RunRecord {
-  const run = JSON.parse(json) as RunRecord
+function decodeRun (runId: string, record: string, state: string, lease: string): RunRecord {
   const f = state.split('\t')
-  run.status = f[0] as RunRecord['status']
-  run.scheduled_at = Number(f[1])
-  run.started_at = numOrNull(f[2])
-  run.finished_at = numOrNull(f[3])
-  run.duration_ms = numOrNull(f[4])
-  run.lag_ms = numOrNull(f[5])
-  run.error = f[8] === undefined || f[8] === '' ? null : JSON.parse(f[8]) as RunRecord['error']
-  run.lease_expires = run.status === 'running' ? numOrNull(lease) : null
-  return run
+  const status = f[0] as RunRecord['status']
+  return {
+    run_id: runId,
+    job_id: JSON.parse(f[7] as string) as string,
+    scheduled_at: Number(f[1]),
+    started_at: numOrNull(f[2]),
+    finished_at: numOrNull(f[3]),
+    status,
+    error: f[8] === undefined || f[8] === '' ? null : JSON.parse(f[8]) as RunRecord['error'],
+    node_id: JSON.parse(f[6] as string) as string,
+    trigger: record.startsWith('{') ? (JSON.parse(record) as RunRecord).trigger : record as RunRecord['trigger'],
+    duration_ms: numOrNull(f[4]),
+    lag_ms: numOrNull(f[5]),
+    lease_expires: status === 'running' ? numOrNull(lease) : null
+  }
 }
 
 /** The URL without its password, for messages. */

@@ -289,8 +289,10 @@ export class SqliteStore implements JobStore {
   #wanted = false
   readonly #watch: FileWatch
   /** The file was deleted or replaced while open (shown by health() for a while). */
-  #incident: { at: number, what: string, reopenError: string | null } | null = null
+  #incident: { at: number, what: string, reopenError: string | null, deleted?: boolean } | null = null
   #log: LogSink | null = null
+  /** Told when a deleted file was reopened as a new one (the scheduler upserts its boot-time jobs). */
+  #reopened: (() => void) | null = null
   /** For spreading claims over processes (see acquireDueJobs). */
   #dataVersion: number | null = null
   #othersWroteAt = -Infinity
@@ -308,8 +310,9 @@ export class SqliteStore implements JobStore {
   }
 
   /** The scheduler's logger, for the errors no caller would see (a deleted or replaced file). */
-  attach ({ log }: { log: LogSink }): void {
+  attach ({ log, reopened }: { log: LogSink, reopened?: () => void }): void {
     this.#log = log
+    if (reopened !== undefined) this.#reopened = reopened
   }
 
   async open (): Promise<void> {
@@ -363,7 +366,7 @@ export class SqliteStore implements JobStore {
       const change = await this.#watch.changed()
       if (change === null || this.#db === null) return
       const what = `the database file ${this.path} was ${change === 'deleted' ? 'deleted' : 'replaced by another file'} while in use (noticed ${new Date().toISOString()})`
-      this.#incident = { at: Date.now(), what, reopenError: null }
+      this.#incident = { at: Date.now(), what, reopenError: null, deleted: change === 'deleted' }
       this.#closeDb()
       const message = 'SqliteStore: the database file was deleted or replaced; stopped using the old file, reopening the file at the path'
       if (this.#log !== null) this.#log.error({ path: this.path, change }, message)
@@ -379,6 +382,9 @@ export class SqliteStore implements JobStore {
       }
       incident.reopenError = null
       this.#log?.warn({ path: this.path }, 'SqliteStore: reopened the database file at its path')
+      // A new, empty file: the boot-time jobs go into it, as at a restart. A file put in its place
+      // (a restored backup) is used as it is.
+      if (incident.deleted === true) this.#reopened?.()
     }
   }
 

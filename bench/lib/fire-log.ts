@@ -12,6 +12,8 @@ export class FireLog implements FireArrays {
   readonly #due: Float64Array
   readonly #start: Float64Array
   readonly #count: Int32Array
+  readonly #seen = new Set<number>()
+  #scanned = 0
   dropped = 0
 
   constructor (capacity: number, buffers?: FireLogBuffers) {
@@ -45,7 +47,13 @@ export class FireLog implements FireArrays {
     return count
   }
 
-  distinctJobs (): number { return new Set(this.n).size }
+  /** Jobs that fired at least once; incremental, as the scenarios poll it while the scheduler runs. */
+  distinctJobs (): number {
+    const end = this.length
+    for (let i = this.#scanned; i < end; i++) this.#seen.add(this.#n[i] as number)
+    this.#scanned = end
+    return this.#seen.size
+  }
 
   /** Plain arrays, for IPC. */
   toJSON (): { n: number[], due: number[], start: number[] } {

@@ -153,6 +153,9 @@ export class ClaimCycle {
       for (const run of await store.expireRuns(now)) this.#recordAbandoned(run)
     }
     if (!this.paused) {
+      // Runs that finished before this claim must not count against max_instances while their
+      // results wait for the group commit.
+      await this.#c.runner.flushFinished(store)
       for (;;) {
         const limit = Math.min(this.#claimRoom(), CLAIM_BATCH)
         if (limit === 0) { this.#starved = true; break }

@@ -45,6 +45,11 @@ export interface DecideOptions {
   historyLimit: number
 }
 
+/** The trigger of a one-shot: after its one fire there is none. */
+const ONE_SHOT: Pick<Trigger, 'next' | 'first'> = { next: () => null, first: () => null }
+/** Shared empty lists: most decisions miss, block and skip nothing. Never written to. */
+const NONE = Object.freeze([]) as unknown as never[]
+
 /**
  * What a claimed job does at `now`: which fires run, which are missed (later than
  * misfire_grace_time), coalescing, max_instances, and the job's next fire. A pure function of the
@@ -52,17 +57,17 @@ export interface DecideOptions {
  */
 export function decideFire (claim: AcquiredJob, now: number, { nodeId, leaseMs, historyLimit }: DecideOptions): FireDecision {
   const { job } = claim
-  const trigger = triggerOf(job.trigger)
+  const trigger = job.trigger.type === 'date' ? ONE_SHOT : triggerOf(job.trigger)
   const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
-  const runnable: number[] = []
-  const missed: number[] = []
+  let runnable: number[] = NONE
+  let missed: number[] = NONE
   let skippedAhead = false
   let nominal: number | null = job.next_fire_time ?? job.next_run_time
   let dueAt = job.next_run_time ?? nominal // jitter applies to the first fire only
   let seen = 0
   while (nominal !== null && dueAt !== null && dueAt <= now && seen < MAX_CATCH_UP) {
-    if (now - dueAt > graceMs) missed.push(nominal)
-    else runnable.push(nominal)
+    if (now - dueAt > graceMs) (missed === NONE ? (missed = []) : missed).push(nominal)
+    else (runnable === NONE ? (runnable = []) : runnable).push(nominal)
     nominal = trigger.next(nominal)
     dueAt = nominal
     seen++
@@ -75,20 +80,25 @@ export function decideFire (claim: AcquiredJob, now: number, { nodeId, leaseMs, 
   const toRun = job.coalesce && runnable.length > 1 ? runnable.slice(-1) : runnable
   // Every run is a history row while it waits and runs: past historyLimit, the earliest are missed.
   const room = historyLimit - claim.running
-  if (room > 0 && toRun.length > room) missed.push(...toRun.splice(0, toRun.length - room))
+  if (room > 0 && toRun.length > room) {
+    if (missed === NONE) missed = []
+    missed.push(...toRun.splice(0, toRun.length - room))
+  }
   // The fires due now run as one instance, one after another (as APScheduler runs a job's missed
   // run times): max_instances limits concurrent instances, it never drops a catch-up fire.
-  const starting = claim.running < job.max_instances && room > 0 ? toRun : []
-  const blocked = starting.length > 0 ? [] : toRun
+  const starting = claim.running < job.max_instances && room > 0 ? toRun : NONE
+  const blocked = starting.length > 0 ? NONE : toRun
 
   const jitter = job.trigger.type === 'date' ? null : job.trigger.jitter
   // The fire after next only bounds the jitter: not computed for the (usual) job without one.
   const nextRun = nominal === null || jitter === null || jitter <= 0 ? nominal : applyJitter(nominal, trigger.next(nominal), jitter)
-  const runs = starting.map((at) => newRun(job, at, now, 'scheduled', nodeId, leaseMs))
-  const missedRuns = missed.slice(-MAX_MISSED_RECORDS).map((at) => missedRun(job, at, now, nodeId))
+  const runs: RunRecord[] = []
+  for (const at of missed.length > MAX_MISSED_RECORDS ? missed.slice(-MAX_MISSED_RECORDS) : missed) runs.push(missedRun(job, at, now, nodeId))
+  const firstStarting = runs.length
+  for (const at of starting) runs.push(newRun(job, at, now, 'scheduled', nodeId, leaseMs))
   return {
     job,
-    runs,
+    runs: firstStarting === 0 ? runs : runs.slice(firstStarting),
     missed,
     blocked,
     skippedAhead,
@@ -98,7 +108,7 @@ export function decideFire (claim: AcquiredJob, now: number, { nodeId, leaseMs, 
       next_run_time: nextRun,
       next_fire_time: nominal,
       remove: nominal === null,
-      runs: [...missedRuns, ...runs],
+      runs,
       historyLimit
     }
   }

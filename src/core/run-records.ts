@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto'
 import { formatDate } from '../time.js'
 import { capError } from './task-error.js'
+import { newRunId } from './run-id.js'
 import type { JobRecord, RunRecord } from '../types.js'
 
 /** A run as the API returns it (dates as ISO strings in the job's timezone). */
@@ -21,7 +21,7 @@ export interface RunInfo {
 /** A `running` record with its lease, written before the task starts. */
 export function newRun (job: JobRecord, scheduledAt: number, now: number, trigger: RunRecord['trigger'], nodeId: string, leaseMs: number): RunRecord {
   return {
-    run_id: randomUUID(),
+    run_id: newRunId(),
     job_id: job.id,
     scheduled_at: scheduledAt,
     started_at: now,

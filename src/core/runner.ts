@@ -14,8 +14,9 @@ const MAX_FINISH_BATCH = 500
 
 export interface RunOutcome { error: RunRecord['error'] }
 
-/** A run the executor is done with; `recorded` settles once its result is written. */
-interface Executed extends RunOutcome { recorded?: Promise<RunRecord['error']> }
+function isThenable (value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
+}
 
 /** What became of a finished run's write: written, refused (the lease was lost), or the store failed. */
 type Recorded = boolean | { failed: unknown }
@@ -35,15 +36,23 @@ interface PendingFinish extends RunFinish {
 export class InFlight {
   readonly run: RunRecord
   readonly store: JobStore
+  /** When it is due to start (jitter included): its misfire grace counts from here. */
+  readonly dueAt: number
   aborted = false
+  /** Started by its executor; or recorded missed while it waited for a slot. */
+  started = false
+  expired = false
+  /** Records it missed if it still waits for a slot when its grace ends. */
+  graceTimer: unknown = null
   #reason: unknown
   #controller: AbortController | null = null
   #outcome: RunOutcome | null = null
   #waiters: Array<(outcome: RunOutcome) => void> | null = null
 
-  constructor (run: RunRecord, store: JobStore) {
+  constructor (run: RunRecord, store: JobStore, dueAt: number) {
     this.run = run
     this.store = store
+    this.dueAt = dueAt
   }
 
   get signal (): AbortSignal {
@@ -100,6 +109,8 @@ export class Runner {
   readonly #idleWaiters: Array<() => void> = []
   /** Finished runs waiting for their group commit, per store. */
   readonly #finishing = new Map<JobStore, PendingFinish[]>()
+  /** Group commits under way, per store. */
+  readonly #writing = new Map<JobStore, Set<Promise<void>>>()
   #flushScheduled = false
   #renewTimer: unknown = null
   /** Per store, a lower bound of the lease expiries of our runs in flight there (store time). */
@@ -123,53 +134,36 @@ export class Runner {
    */
   submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunSubmission[], { manual = false }: { manual?: boolean } = {}): InFlight[] {
     const executor = this.executorOf(job)
-    const flights = runs.map(({ run }) => {
-      const flight = new InFlight(run, store)
+    const flights: InFlight[] = []
+    for (const { run, dueAt } of runs) {
+      const flight = new InFlight(run, store, dueAt)
+      flights.push(flight)
       this.#inflight.set(run.run_id, flight)
       this.#c.emit('job_submitted', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at) }))
-      return flight
-    })
+    }
     const lease = runs[0]?.run.lease_expires ?? null
     if (lease !== null && !(lease >= (this.#leasedUntil.get(store) ?? Infinity))) this.#leasedUntil.set(store, lease)
     this.#ensureRenewal()
-    /** Per run: started, or recorded missed while it waited; and its grace timer. */
-    const state = flights.map(() => ({ started: false, expired: false, graceTimer: null as unknown }))
-    const work = async (): Promise<void> => {
-      for (let i = 0; i < flights.length; i++) {
-        const flight = flights[i] as InFlight
-        const { run } = flight
-        const s = state[i] as (typeof state)[number]
-        if (s.expired) continue
-        s.started = true
-        if (s.graceTimer !== null) this.#c.clock.clearTimeout(s.graceTimer)
-        let outcome: Executed = { error: null }
-        try {
-          outcome = await this.#execute(jobstore, job, flight, (runs[i] as RunSubmission).dueAt)
-        } catch (err) {
-          // The store could not record the run: a waiting caller hears it rather than a success.
-          this.#c.log.error({ err, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
-          outcome = { error: describeThrown(err) }
-        }
-        if (outcome.recorded === undefined) this.#settle(flight, outcome.error)
-        else void outcome.recorded.then((error) => { this.#settle(flight, error) })
-      }
-    }
+    const work = flights.length === 1
+      ? () => this.#start(jobstore, job, flights[0] as InFlight)
+      : async (): Promise<void> => { for (const flight of flights) await this.#start(jobstore, job, flight) }
+    // With a free slot the first run starts (and a task that does not await finishes) in here.
+    executor.submit(work, { manual })
     // A scheduled fire still waiting for a slot when its grace ends is recorded missed then, not
     // whenever a slot frees up (which could be never, with every slot held by hung tasks).
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
-    flights.forEach((flight, i) => {
-      const s = state[i] as (typeof state)[number]
-      if (manual || flight.run.trigger !== 'scheduled' || !Number.isFinite(graceMs)) return
-      const wait = (runs[i] as RunSubmission).dueAt + graceMs - storeNow(store, this.#c.clock)
-      s.graceTimer = this.#c.clock.setTimeout(() => {
-        s.graceTimer = null
-        if (s.started || s.expired) return
-        s.expired = true
-        if (state.every((x) => x.expired)) executor.withdraw(work)
+    if (manual || !Number.isFinite(graceMs)) return flights
+    for (const flight of flights) {
+      if (flight.started || flight.run.trigger !== 'scheduled') continue
+      const wait = flight.dueAt + graceMs - storeNow(store, this.#c.clock)
+      flight.graceTimer = this.#c.clock.setTimeout(() => {
+        flight.graceTimer = null
+        if (flight.started || flight.expired) return
+        flight.expired = true
+        if (flights.every((f) => f.expired)) executor.withdraw(work)
         void this.#recordMissed(store, jobstore, job, flight.run, storeNow(store, this.#c.clock)).then((error) => { this.#settle(flight, error) })
       }, Math.max(0, wait))
-    })
-    executor.submit(work, { manual })
+    }
     return flights
   }
 
@@ -186,9 +180,26 @@ export class Runner {
     return n
   }
 
+  /**
+   * Writes the finished runs of `store` that wait for their group commit, and waits for writes
+   * already under way. The claim cycle calls it before claiming: a run that finished before the
+   * claim must not count against max_instances because its result was not written yet.
+   */
+  async flushFinished (store: JobStore): Promise<void> {
+    const pending = this.#finishing.get(store)
+    if (pending !== undefined) {
+      this.#finishing.delete(store)
+      void this.#flush(store, pending)
+    }
+    const writing = this.#writing.get(store)
+    if (writing !== undefined) await Promise.all(writing)
+  }
+
   /** Records a scheduled run that could not start within its grace as missed (event and metric). */
   async #recordMissed (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, now: number): Promise<RunRecord['error']> {
-    const recorded = await this.#record(store, run.run_id, { status: 'missed', started_at: null, finished_at: now, error: null, duration_ms: null, lag_ms: null })
+    const recorded = await new Promise<Recorded>((resolve) => {
+      this.#record(store, run.run_id, { status: 'missed', started_at: null, finished_at: now, error: null, duration_ms: null, lag_ms: null }, resolve)
+    })
     if (typeof recorded === 'object') {
       this.#c.log.error({ err: recorded.failed, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
       return describeThrown(recorded.failed)
@@ -210,56 +221,72 @@ export class Runner {
     }
   }
 
-  async #execute (jobstore: string, job: JobRecord, flight: InFlight, dueAt: number): Promise<Executed> {
-    const { metrics, emit } = this.#c
+  /**
+   * Starts one run in its executor slot, unless it was recorded missed while it waited. Returns
+   * a promise only while the slot stays taken (a task that returned one and has not settled):
+   * a task that returns at once is run and its result queued without a promise made for it.
+   */
+  #start (jobstore: string, job: JobRecord, flight: InFlight): Promise<void> | undefined {
+    if (flight.expired) return undefined
+    flight.started = true
+    if (flight.graceTimer !== null) {
+      this.#c.clock.clearTimeout(flight.graceTimer)
+      flight.graceTimer = null
+    }
+    try {
+      return this.#execute(jobstore, job, flight)
+    } catch (err) {
+      this.#c.log.error({ err, jobId: job.id, runId: flight.run.run_id }, 'failed to run a job')
+      this.#settle(flight, describeThrown(err))
+      return undefined
+    }
+  }
+
+  /** Runs one task and queues its result for the group commit; the flight settles once it is written. */
+  #execute (jobstore: string, job: JobRecord, flight: InFlight): Promise<void> | undefined {
     const { run, store } = flight
     if (flight.aborted) {
       // Abandoned (shutdown, or its lease was lost) while it waited for a slot: it never starts.
-      return { error: { name: 'AbortError', message: 'the run was abandoned before it started', stack: null } }
+      this.#settle(flight, { name: 'AbortError', message: 'the run was abandoned before it started', stack: null })
+      return undefined
     }
     const startedAt = storeNow(store, this.#c.clock)
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
-    if (run.trigger === 'scheduled' && startedAt - dueAt > graceMs) {
+    if (run.trigger === 'scheduled' && startedAt - flight.dueAt > graceMs) {
       // It waited in a busy executor past its grace. Fenced like any result: a lost lease records nothing.
-      return { error: await this.#recordMissed(store, jobstore, job, run, startedAt) }
+      return this.#recordMissed(store, jobstore, job, run, startedAt).then((error) => { this.#settle(flight, error) })
     }
     const lag = startedAt - run.scheduled_at
-    if (run.trigger === 'scheduled') metrics.recordLag(lag)
+    if (run.trigger === 'scheduled') this.#c.metrics.recordLag(lag)
     const fn = this.#c.tasks.get(job.func)
     const ctx = new LazyTaskContext(job, jobstore, run, this.#c.fastify, this.#c.log, flight)
-    let error: RunRecord['error'] = null
     let retval: unknown
-    const timeoutMs = job.timeout === undefined || job.timeout === null ? null : job.timeout * 1000
-    let timer: unknown = null
-    let timedOut = false
-    let task: Promise<unknown> | null = null
     try {
       if (fn === undefined) throw new Error(`Task '${job.func}' is not registered in this process`)
-      task = (async () => await fn(ctx))()
-      retval = timeoutMs === null
-        ? await task
-        // The slot is freed when the timeout passes, whether or not the task heeds its signal.
-        : await Promise.race([task, new Promise<never>((_resolve, reject) => {
-          timer = this.#c.clock.setTimeout(() => {
-            timer = null
-            timedOut = true
-            const reason = new DOMException(`the task did not finish within its timeout of ${String(job.timeout)} s`, 'TimeoutError')
-            flight.abort(reason)
-            reject(reason)
-          }, timeoutMs)
-        })])
+      retval = fn(ctx)
+    } catch (err) {
+      this.#finish(jobstore, job, flight, ctx, startedAt, lag, describeThrown(err), undefined)
+      return undefined
+    }
+    if (isThenable(retval)) return this.#finishAsync(jobstore, job, flight, ctx, startedAt, lag, retval)
+    this.#finish(jobstore, job, flight, ctx, startedAt, lag, null, retval)
+    return undefined
+  }
+
+  async #finishAsync (jobstore: string, job: JobRecord, flight: InFlight, ctx: LazyTaskContext, startedAt: number, lag: number, task: PromiseLike<unknown>): Promise<void> {
+    let error: RunRecord['error'] = null
+    let retval: unknown
+    try {
+      retval = await this.#awaitTask(job, flight, ctx, task)
     } catch (err) {
       error = describeThrown(err)
-    } finally {
-      if (timer !== null) this.#c.clock.clearTimeout(timer)
     }
-    if (timedOut && task !== null) {
-      metrics.timeouts++
-      metrics.overrunning++
-      ctx.log.warn({ timeout: job.timeout }, 'job run timed out: its signal was aborted and its executor slot freed')
-      // Counted until the task settles: one that ignores its signal may never do so.
-      void task.then(() => {}, () => {}).finally(() => { metrics.overrunning-- })
-    }
+    this.#finish(jobstore, job, flight, ctx, startedAt, lag, error, retval)
+  }
+
+  /** Queues a finished task's result for the group commit; the flight settles once it is written. */
+  #finish (jobstore: string, job: JobRecord, flight: InFlight, ctx: LazyTaskContext, startedAt: number, lag: number, error: RunRecord['error'], retval: unknown): void {
+    const { run, store } = flight
     const finishedAt = storeNow(store, this.#c.clock)
     const result: RunResult = {
       status: error === null ? 'success' : 'error',
@@ -270,70 +297,123 @@ export class Runner {
       lag_ms: lag
     }
     // The executor slot is free once the task returned; the result is written with others.
-    return { error, recorded: this.#record(store, run.run_id, result).then((recorded) => {
-      if (typeof recorded === 'object') {
-        // The store could not record the run: a waiting caller hears it rather than a success.
-        this.#c.log.error({ err: recorded.failed, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
-        return describeThrown(recorded.failed)
+    this.#record(store, run.run_id, result, (recorded) => {
+      this.#settle(flight, this.#afterRecord(jobstore, job, flight, ctx, result, retval, recorded))
+    })
+  }
+
+  /** Awaits a task's promise, within the job's `timeout` when it has one. */
+  async #awaitTask (job: JobRecord, flight: InFlight, ctx: LazyTaskContext, task: PromiseLike<unknown>): Promise<unknown> {
+    const timeoutMs = job.timeout === undefined || job.timeout === null ? null : job.timeout * 1000
+    if (timeoutMs === null) return await task
+    const { metrics } = this.#c
+    let timer: unknown = null
+    let timedOut = false
+    try {
+      // The slot is freed when the timeout passes, whether or not the task heeds its signal.
+      return await Promise.race([task, new Promise<never>((_resolve, reject) => {
+        timer = this.#c.clock.setTimeout(() => {
+          timer = null
+          timedOut = true
+          const reason = new DOMException(`the task did not finish within its timeout of ${String(job.timeout)} s`, 'TimeoutError')
+          flight.abort(reason)
+          reject(reason)
+        }, timeoutMs)
+      })])
+    } finally {
+      if (timer !== null) this.#c.clock.clearTimeout(timer)
+      if (timedOut) {
+        metrics.timeouts++
+        metrics.overrunning++
+        ctx.log.warn({ timeout: job.timeout }, 'job run timed out: its signal was aborted and its executor slot freed')
+        // Counted until the task settles: one that ignores its signal may never do so.
+        Promise.resolve(task).then(() => {}, () => {}).finally(() => { metrics.overrunning-- })
       }
-      if (!recorded) {
-        ctx.log.warn('run finished after its lease was lost; its result is not recorded')
-        return error
-      }
-      metrics.recordRun(result.status as 'success' | 'error')
-      if (error === null) {
-        emit('job_executed', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), retval, duration_ms: result.duration_ms }))
-      } else {
-        ctx.log.error({ err: error }, 'job raised an error')
-        emit('job_error', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), error }))
-      }
+    }
+  }
+
+  /** Metrics, events and logs of a run whose result write came back; the error a waiting caller hears. */
+  #afterRecord (jobstore: string, job: JobRecord, flight: InFlight, ctx: LazyTaskContext, result: RunResult, retval: unknown, recorded: Recorded): RunRecord['error'] {
+    const { run } = flight
+    const { error } = result
+    if (typeof recorded === 'object') {
+      // The store could not record the run: a waiting caller hears it rather than a success.
+      this.#c.log.error({ err: recorded.failed, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
+      return describeThrown(recorded.failed)
+    }
+    if (!recorded) {
+      ctx.log.warn('run finished after its lease was lost; its result is not recorded')
       return error
-    }) }
+    }
+    this.#c.metrics.recordRun(result.status as 'success' | 'error')
+    if (error === null) {
+      this.#c.emit('job_executed', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), retval, duration_ms: result.duration_ms }))
+    } else {
+      ctx.log.error({ err: error }, 'job raised an error')
+      this.#c.emit('job_error', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), error }))
+    }
+    return error
   }
 
   /**
    * Queues a run's result for the next group commit (one store call for every run that finished
-   * in the same turn of the event loop, or MAX_FINISH_BATCH of them). Resolves with whether the
-   * store wrote it (false: the lease was lost), or how the store failed; never rejects.
+   * in the same turn of the event loop, or MAX_FINISH_BATCH of them). `written` hears whether the
+   * store wrote it (false: the lease was lost), or how the store failed.
    */
-  async #record (store: JobStore, runId: string, result: RunResult): Promise<Recorded> {
-    return await new Promise<Recorded>((resolve) => {
-      let pending = this.#finishing.get(store)
-      if (pending === undefined) {
-        pending = []
-        this.#finishing.set(store, pending)
-      }
-      pending.push({ runId, result, written: resolve })
-      if (pending.length >= MAX_FINISH_BATCH) {
-        this.#finishing.delete(store)
-        void this.#flush(store, pending)
-      } else if (!this.#flushScheduled) {
-        this.#flushScheduled = true
-        setImmediate(() => {
-          this.#flushScheduled = false
-          const all = [...this.#finishing]
-          this.#finishing.clear()
-          for (const [s, batch] of all) void this.#flush(s, batch)
-        })
-      }
-    })
+  #record (store: JobStore, runId: string, result: RunResult, written: (recorded: Recorded) => void): void {
+    let pending = this.#finishing.get(store)
+    if (pending === undefined) {
+      pending = []
+      this.#finishing.set(store, pending)
+    }
+    pending.push({ runId, result, written })
+    if (pending.length >= MAX_FINISH_BATCH) {
+      this.#finishing.delete(store)
+      void this.#flush(store, pending)
+    } else if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(() => {
+        this.#flushScheduled = false
+        const all = [...this.#finishing]
+        this.#finishing.clear()
+        for (const [s, batch] of all) void this.#flush(s, batch)
+      })
+    }
   }
 
   async #flush (store: JobStore, batch: PendingFinish[]): Promise<void> {
-    const { nodeId, log } = this.#c
+    let writing = this.#writing.get(store)
+    if (writing === undefined) {
+      writing = new Set()
+      this.#writing.set(store, writing)
+    }
+    const write = this.#write(store, batch)
+    writing.add(write)
+    await write
+    writing.delete(write)
+    if (writing.size === 0) this.#writing.delete(store)
+  }
+
+  async #write (store: JobStore, batch: PendingFinish[]): Promise<void> {
+    const { nodeId } = this.#c
+    let written: boolean[]
     try {
-      const written = await store.finishRuns(nodeId, batch.map(({ runId, result }) => ({ runId, result })))
-      batch.forEach((f, i) => f.written(written[i] === true))
+      // The pending entries are RunFinish objects already (their callback is not the store's business).
+      written = await store.finishRuns(nodeId, batch)
     } catch {
       // One bad write must not lose the batch: each on its own.
       for (const f of batch) {
+        let recorded: Recorded
         try {
-          f.written((await store.finishRuns(nodeId, [{ runId: f.runId, result: f.result }]))[0] === true)
+          recorded = (await store.finishRuns(nodeId, [{ runId: f.runId, result: f.result }]))[0] === true
         } catch (err) {
-          f.written({ failed: err })
+          recorded = { failed: err }
         }
+        f.written(recorded)
       }
+      return
     }
+    for (let i = 0; i < batch.length; i++) (batch[i] as PendingFinish).written(written[i] === true)
   }
 
   /** Renews this process's run leases every leaseMs/3 while anything runs. */

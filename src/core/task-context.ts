@@ -33,11 +33,24 @@ export class LazyTaskContext implements TaskContext {
   }
 
   /** A copy: the task may change it without touching the stored job. */
-  get args (): unknown[] { return (this.#args ??= structuredClone(this.#job.args)) }
-  get kwargs (): Record<string, unknown> { return (this.#kwargs ??= structuredClone(this.#job.kwargs)) }
+  get args (): unknown[] { return (this.#args ??= copyJson(this.#job.args)) }
+  get kwargs (): Record<string, unknown> { return (this.#kwargs ??= copyJson(this.#job.kwargs)) }
   get job (): JobInfo { return (this.#info ??= structuredClone(jobToInfo(this.#job, this.#jobstore))) }
   /** Aborts on shutdown, or when this process lost the run's lease. */
   get signal (): AbortSignal { return this.#abort.signal }
   get scheduledAt (): Date { return (this.#date ??= new Date(this.#scheduledAt)) }
   get log (): FastifyBaseLogger { return (this.#log ??= this.#parentLog.child({ jobId: this.#job.id, runId: this.runId })) }
+}
+
+/** A copy of JSON arguments: a shallow one when nothing in them is an object (the usual case). */
+function copyJson<T extends unknown[] | Record<string, unknown>> (value: T): T {
+  if (Array.isArray(value)) {
+    for (const item of value) if (item !== null && typeof item === 'object') return structuredClone(value)
+    return value.slice() as T
+  }
+  for (const key in value) {
+    const item = value[key]
+    if (item !== null && typeof item === 'object') return structuredClone(value)
+  }
+  return { ...value }
 }

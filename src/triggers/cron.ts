@@ -25,10 +25,18 @@ export interface CompiledCron {
   matcher: CronMatcher
   cron: Cron
   timezone: string
+  memo: NextMemo
 }
 
+/**
+ * The last fire computed for an expression away from any clock change: jobs on the same schedule
+ * ask for the same next fire at the same second (a thousand per-second jobs ask a thousand times),
+ * so one answer serves them all.
+ */
+interface NextMemo { timezone: string, from: number, next: number | null }
+
 const CACHE_LIMIT = 1000
-const compiled = new Map<string, { matcher: CronMatcher, cron: Cron }>()
+const compiled = new Map<string, { matcher: CronMatcher, cron: Cron, memo: NextMemo }>()
 /** Longer than any clock change since 1970, so one look either side finds the one that matters. */
 const WINDOW = 26 * 3600_000
 /** Each round either returns or moves past a gap or a repeated stretch; a few suffice. */
@@ -41,7 +49,7 @@ export function compileCronExpression (spec: Pick<CronTriggerSpec, 'fields' | 'c
   if (hit === undefined) {
     const matcher = spec.crontab !== null ? compileCrontab(spec.crontab) : compileCronFields(spec.fields)
     const { pattern, domAndDow } = cronerPattern(matcher)
-    hit = { matcher, cron: cronFor(pattern, { mode: '7-part', domAndDow }) }
+    hit = { matcher, cron: cronFor(pattern, { mode: '7-part', domAndDow }), memo: { timezone: '', from: NaN, next: null } }
     compiled.set(key, hit)
     if (compiled.size > CACHE_LIMIT) compiled.delete(compiled.keys().next().value!)
   }
@@ -112,14 +120,20 @@ function nextWallMatch (c: CompiledCron, from: number, limit: number | null): nu
 export function cronNextAfter (c: CompiledCron, after: number, startRef: number): number | null {
   const tz = c.timezone
   let t = Math.floor(after / 1000) * 1000 + 1000
+  const { memo } = c
+  if (memo.from === t && memo.timezone === tz) return memo.next
   for (let round = 0; round < MAX_ROUNDS && t <= MAX_INSTANT; round++) {
     const offset = offsetMs(tz, t)
     const wall = t + offset
     if (offsetMs(tz, t - WINDOW) === offset && offsetMs(tz, t + WINDOW) === offset) {
       // The usual case: no clock change for a day either side (no two are that close), so a
-      // match within the next day is simply wall time minus the offset.
+      // match within the next day is simply wall time minus the offset (and startRef plays no part).
       const w = nextWallMatch(c, wall, wall + WINDOW)
-      if (w !== null) return finite(w - offset)
+      if (w !== null) {
+        const next = finite(w - offset)
+        if (round === 0) { memo.timezone = tz; memo.from = t; memo.next = next }
+        return next
+      }
     }
     const back = fallBackIn(tz, t - WINDOW, t)
     if (back !== null && t < back.at + (back.before - back.after)) {

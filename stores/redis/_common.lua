@@ -16,7 +16,7 @@
     P:next      zset   unpaused, unclaimed jobs with a next_run_time: what can become due
     P:claims    zset   claimed job id -> claim expiry
     P:owners    hash   claimed job id -> claim owner
-    P:runs      hash   run id -> run record (JSON as first written)
+    P:runs      hash   run id -> the run's trigger ('scheduled'/'manual'; older versions: the run's JSON)
     P:runst     hash   run id -> "status\tscheduled_at\tstarted_at\tfinished_at\tduration_ms\tlag_ms\tnode(JSON)\tjob(JSON)\terror(JSON)"
     P:running   zset   running run id -> lease expiry (+inf when none)
     P:jrun:<job>  zset running run id -> lease expiry, per job (max_instances counts)

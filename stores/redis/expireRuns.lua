@@ -2,7 +2,7 @@
   Marks every running run whose lease lapsed (expiry <= now) abandoned, finished now. Runs of jobs
   that no longer exist are deleted, but still returned.
     ARGV[1] caller's now, ARGV[2] '1' when the server clock rules
-  Returns { now, run id, record JSON, state, ... }
+  Returns { now, run id, record (trigger), state, ... }
 ]]
 local now = judgeNow(ARGV[1], ARGV[2])
 local out = { num(now) }

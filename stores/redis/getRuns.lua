@@ -1,7 +1,7 @@
 --[[
   A job's runs, newest first.
     ARGV[1] job id, ARGV[2] limit (-1 = all)
-  Returns { run id, record JSON, state, lease ('' = none), ... }
+  Returns { run id, record (trigger), state, lease ('' = none), ... }
 ]]
 local limit = tonumber(ARGV[2])
 if limit == 0 then return {} end

@@ -2,7 +2,7 @@
   Inserts run records (replacing runs with the same id), then trims each touched job's history.
   A finished run of a job that no longer exists is not kept: nothing would ever clean it up.
     ARGV[1] history limit (-1 = none), ARGV[2] number of runs, then per run:
-      run id, record JSON, state, lease ('' = none)
+      run id, trigger, state, lease ('' = none)
 ]]
 local limit = tonumber(ARGV[1])
 local jobs = {}

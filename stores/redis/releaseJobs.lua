@@ -4,7 +4,7 @@
   runs, the next times (bumping the version) or deletes the job; otherwise it only drops the claim.
     ARGV[1] owner, ARGV[2] number of releases, then per release:
       id, version, next_run_time, next_fire_time, remove ('1'/'0'), history limit (-1 = none),
-      number of runs, then per run: run id, record JSON, state, lease ('' = none)
+      number of runs, then per run: run id, trigger, state, lease ('' = none)
   Returns one 1/0 per release: 1 when its runs were written.
 
   The whole batch is read first (owners, states, indexes: one HMGET each) and written with one
