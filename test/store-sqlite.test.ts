@@ -111,7 +111,7 @@ describe('SqliteStore specifics', () => {
       // The index each repeated query must use (a SEARCH on another index can still walk every job).
       const expected: Record<string, string> = {
         selectDue: 'jobs_list', anyDue: 'jobs_list', wakeUnclaimed: 'jobs_list', wakeClaimed: 'jobs_claims',
-        wakeRuns: 'runs_leases', anyExpired: 'runs_leases', selectExpired: 'runs_leases', countRunning: 'runs_running',
+        wakeRuns: 'runs_leases', anyExpired: 'runs_leases', selectExpired: 'runs_leases',
         pageAll: 'jobs_list', pageFunc: 'jobs_func_list', overdue: 'jobs_overdue', searchPage: 'jobs_name_key',
         searchCount: 'jobs_id_key', getRuns: 'runs_history', trimRuns: 'runs_history'
       }
