@@ -10,6 +10,7 @@ import {
 import type { JobRecord, RunRecord } from '../src/types.js'
 import { guardLockedCalls, isBusy, SYNC_BUSY_MS } from './sqlite-lock.js'
 import { FileWatch, INCIDENT_SHOWN_MS, isUnwritable, unwritableError } from './sqlite-file.js'
+import { BACKSTOP_PAGES, COMMITS_BEFORE_WORKER, WalCheckpointer } from './sqlite-checkpoint.js'
 
 type Db = BetterSqlite3.Database
 type Stmt = BetterSqlite3.Statement<unknown[], unknown>
@@ -295,6 +296,9 @@ export class SqliteStore implements JobStore {
   #log: LogSink | null = null
   /** Told when a deleted file was reopened as a new one (the scheduler upserts its boot-time jobs). */
   #reopened: (() => void) | null = null
+  /** Checkpoints the WAL off the event loop, once the store has written a little. */
+  readonly #checkpoints: WalCheckpointer
+  #commits = 0
   /** For spreading claims over processes (see acquireDueJobs). */
   #dataVersion: number | null = null
   #othersWroteAt = -Infinity
@@ -309,6 +313,7 @@ export class SqliteStore implements JobStore {
     this.busyTimeoutMs = busyTimeoutMs
     this.#channelKey = isPrivate(path) ? `${path}#${Math.random()}` : resolve(path)
     this.#watch = new FileWatch(path)
+    this.#checkpoints = new WalCheckpointer(path)
   }
 
   /** The scheduler's logger, for the errors no caller would see (a deleted or replaced file). */
@@ -337,7 +342,11 @@ export class SqliteStore implements JobStore {
       throw isUnwritable(err) ? unwritableError(this.path, err) : err
     }
     try {
-      if (!isPrivate(this.path)) await setWal(db, this.busyTimeoutMs) // WAL only matters to other connections
+      if (!isPrivate(this.path)) {
+        await setWal(db, this.busyTimeoutMs) // WAL only matters to other connections
+        // Checkpoints are a worker's job (see sqlite-checkpoint.ts); this connection's is a backstop.
+        db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`)
+      }
       db.pragma('synchronous = NORMAL')
       // Statement journals (a statement that fires a trigger or touches several rows keeps one, to
       // undo just itself) in memory rather than in a temporary file, whose writes made each job
@@ -407,6 +416,8 @@ export class SqliteStore implements JobStore {
   #closeDb (): void {
     const db = this.#db
     this.#db = null
+    this.#checkpoints.stop()
+    this.#commits = 0
     this.#dataVersion = null
     this.#s = null
     this.#txn = null
@@ -735,7 +746,11 @@ export class SqliteStore implements JobStore {
   /** Runs `fn` in one BEGIN IMMEDIATE transaction. */
   #tx<T> (fn: () => T): T {
     if (this.#txn === null) throw new Error('SqliteStore is not open: call open() first')
-    return this.#txn.immediate(fn) as T
+    const result = this.#txn.immediate(fn) as T
+    if (++this.#commits === COMMITS_BEFORE_WORKER && !isPrivate(this.path)) {
+      this.#checkpoints.start((err) => { this.#log?.warn({ err, path: this.path }, 'SqliteStore: the WAL checkpoint worker failed; the store checkpoints in its own commits') })
+    }
+    return result
   }
 
   #putRun (run: RunRecord): void {
