@@ -219,6 +219,9 @@ export function resolveOptions (raw: SchedulerPluginOptions | undefined): Resolv
   if (clock !== undefined && (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function')) {
     fail('clock', 'must have now(), setTimeout(fn, ms) and clearTimeout(handle)')
   }
+  if (clock !== undefined && clock.monotonic !== undefined && typeof clock.monotonic !== 'function') {
+    fail('clock', 'monotonic, when given, must be a function returning milliseconds')
+  }
 
   return {
     jobstores,

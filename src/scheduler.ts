@@ -78,6 +78,8 @@ export class Scheduler extends EventEmitter {
   readonly #manualGates = new Map<string, Promise<void>>()
   readonly #cycle: ClaimCycle
   readonly #unsubscribe: Array<() => void> = []
+  /** Boot-time job definitions (upserted again into a store whose data was replaced). */
+  readonly #configJobs = new Map<string, JobDefinition>()
 
   #started = false
   #opened = false
@@ -183,12 +185,30 @@ export class Scheduler extends EventEmitter {
   /** Opens the stores and listens for changes. Called by the plugin at register time. */
   async open (): Promise<void> {
     if (this.#opened) return
-    for (const store of Object.values(this.#stores)) {
-      store.attach?.({ log: this.#log, clock: this.clock })
+    for (const [alias, store] of Object.entries(this.#stores)) {
+      store.attach?.({ log: this.#log, clock: this.clock, reopened: () => { void this.#upsertConfigJobsAgain(alias) } })
       await store.open()
       this.#unsubscribe.push(store.subscribe((change) => { this.#cycle.notify(store, change) }))
     }
     this.#opened = true
+  }
+
+  /**
+   * The store's data was replaced under it (a deleted SQLite file reopened as a new one): the
+   * boot-time jobs go into it again, as a restart would put them.
+   */
+  async #upsertConfigJobsAgain (jobstore: string): Promise<void> {
+    const definitions = [...this.#configJobs.values()]
+    let failed = 0
+    for (const definition of definitions) {
+      try {
+        await this.upsertConfigJob(definition)
+      } catch (err) {
+        failed++
+        this.#log.error({ err, jobId: definition.id, jobstore }, 'could not upsert a boot-time job into the reopened job store')
+      }
+    }
+    this.#log.warn({ jobstore, jobs: definitions.length - failed, failed }, 'upserted the boot-time jobs into the reopened job store')
   }
 
   async start (): Promise<void> {
@@ -288,6 +308,7 @@ export class Scheduler extends EventEmitter {
    */
   async upsertConfigJob (definition: JobDefinition): Promise<'added' | 'unchanged' | 'updated'> {
     const { record, jobstore } = normalizeJob(definition, 'config', this.#context())
+    this.#configJobs.set(record.id, definition)
     const store = this.#stores[jobstore] as JobStore
     for (let attempt = 0; attempt < 5; attempt++) {
       const existing = await store.getJob(record.id)
@@ -429,7 +450,7 @@ export class Scheduler extends EventEmitter {
     }
     const run = newRun(record, now, now, 'manual', this.nodeId, this.leaseMs)
     await store.insertRuns([run], this.historyLimit)
-    const [flight] = this.#runner.submit(store, jobstore, record, [{ run, dueAt: now }], { manual: true })
+    const [flight] = this.#runner.submit(store, jobstore, record, [run], { manual: true })
     return { run, flight: flight as InFlight }
   }
 

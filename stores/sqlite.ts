@@ -106,7 +106,13 @@ const MIGRATIONS: ReadonlyArray<string | ((db: Db) => void)> = [`
         ON CONFLICT (func, list_rank) DO UPDATE SET n = n + 1;
     END;
   `)
-}]
+}, `
+  -- Fewer index entries to write per fire: list_rank = 0 means unpaused with a next run, so
+  -- jobs_list serves the due queries that jobs_due served; runs_leases holds running runs only.
+  DROP INDEX jobs_due;
+  DROP INDEX runs_leases;
+  CREATE INDEX runs_leases ON runs (lease_expires) WHERE status = 'running';
+`]
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
 
@@ -123,7 +129,7 @@ const RUN_COLUMNS = `run_id, job_id, scheduled_at, started_at, finished_at, stat
   duration_ms, lag_ms, lease_expires`
 const HISTORY_ORDER = 'scheduled_at DESC, started_at DESC, run_id DESC'
 /** Claimable now: unpaused, due and without a live claim (parameter @now). */
-const DUE = 'paused = 0 AND next_run_time <= @now AND (lease_expires IS NULL OR lease_expires <= @now)'
+const DUE = 'list_rank = 0 AND next_run_time <= @now AND (lease_expires IS NULL OR lease_expires <= @now)'
 /** Running runs whose lease lapsed (parameter ?). */
 const EXPIRED = "status = 'running' AND lease_expires <= ?"
 /** Ids whose id or name search key starts with @p: two index ranges [@p, @next) (IN drops repeats). */
@@ -196,7 +202,8 @@ export const SQL = {
       overdue_at = CASE WHEN @nrt IS NULL THEN NULL ELSE @nrt + overdue_grace END,
       lease_owner = NULL, lease_expires = NULL WHERE id = @id`,
   deleteJob: 'DELETE FROM jobs WHERE id = ?',
-  selectDue: `SELECT id, lease_owner, ${JOB_COLUMNS} FROM jobs WHERE ${DUE} ORDER BY next_run_time, id LIMIT @limit`,
+  // The due queries name their index: with statistics the planner may prefer a skip-scan of jobs_func_list.
+  selectDue: `SELECT id, lease_owner, ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_list WHERE ${DUE} ORDER BY list_rank, next_run_time, id LIMIT @limit`,
   setClaim: 'UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ?',
   clearClaim: 'UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = ?',
   countRunning: `SELECT COUNT(*) FROM runs
@@ -218,15 +225,15 @@ export const SQL = {
       WHERE job_id = ? AND status <> 'running' ORDER BY ${HISTORY_ORDER} LIMIT -1 OFFSET ?)`,
   renewRun: "UPDATE runs SET lease_expires = ? WHERE run_id = ? AND status = 'running' AND node_id = ?",
   selectExpired: `SELECT ${RUN_COLUMNS} FROM runs WHERE ${EXPIRED}`,
-  anyDue: `SELECT 1 FROM jobs WHERE ${DUE} LIMIT 1`,
+  anyDue: `SELECT 1 FROM jobs INDEXED BY jobs_list WHERE ${DUE} LIMIT 1`,
   anyExpired: `SELECT 1 FROM runs WHERE ${EXPIRED} LIMIT 1`,
   getRuns: `SELECT ${RUN_COLUMNS} FROM runs WHERE job_id = ? ORDER BY ${HISTORY_ORDER} LIMIT ?`,
-  wakeUnclaimed: `SELECT next_run_time FROM jobs
-      WHERE paused = 0 AND next_run_time IS NOT NULL AND (lease_expires IS NULL OR lease_expires <= @now)
-      ORDER BY next_run_time LIMIT 1`,
+  wakeUnclaimed: `SELECT next_run_time FROM jobs INDEXED BY jobs_list
+      WHERE list_rank = 0 AND (lease_expires IS NULL OR lease_expires <= @now)
+      ORDER BY list_rank, next_run_time LIMIT 1`,
   // Live claims only (a handful): without the hint the planner may walk every scheduled job instead.
   wakeClaimed: `SELECT MIN(MAX(next_run_time, lease_expires)) FROM jobs INDEXED BY jobs_claims
-      WHERE lease_expires > @now AND paused = 0 AND next_run_time IS NOT NULL`,
+      WHERE lease_expires > @now AND list_rank = 0`,
   wakeRuns: "SELECT MIN(lease_expires) FROM runs WHERE status = 'running'",
   pageAll: `SELECT ${JOB_COLUMNS} FROM jobs WHERE list_rank BETWEEN @lo AND @hi
       ORDER BY ${LIST_ORDER} LIMIT @limit OFFSET @offset`,
@@ -282,10 +289,12 @@ export class SqliteStore implements JobStore {
   #wanted = false
   readonly #watch: FileWatch
   /** The file was deleted or replaced while open (shown by health() for a while). */
-  #incident: { at: number, what: string, reopenError: string | null } | null = null
+  #incident: { at: number, what: string, reopenError: string | null, deleted?: boolean } | null = null
   #log: LogSink | null = null
+  /** Told when a deleted file was reopened as a new one (the scheduler upserts its boot-time jobs). */
+  #reopened: (() => void) | null = null
   /** For spreading claims over processes (see acquireDueJobs). */
-  #dataVersion = 0
+  #dataVersion: number | null = null
   #othersWroteAt = -Infinity
   #fullClaimAt = -Infinity
   /** Parsed jobs by id, with the JSON they were parsed from (see #claimedJob). */
@@ -301,8 +310,9 @@ export class SqliteStore implements JobStore {
   }
 
   /** The scheduler's logger, for the errors no caller would see (a deleted or replaced file). */
-  attach ({ log }: { log: LogSink }): void {
+  attach ({ log, reopened }: { log: LogSink, reopened?: () => void }): void {
     this.#log = log
+    if (reopened !== undefined) this.#reopened = reopened
   }
 
   async open (): Promise<void> {
@@ -356,7 +366,7 @@ export class SqliteStore implements JobStore {
       const change = await this.#watch.changed()
       if (change === null || this.#db === null) return
       const what = `the database file ${this.path} was ${change === 'deleted' ? 'deleted' : 'replaced by another file'} while in use (noticed ${new Date().toISOString()})`
-      this.#incident = { at: Date.now(), what, reopenError: null }
+      this.#incident = { at: Date.now(), what, reopenError: null, deleted: change === 'deleted' }
       this.#closeDb()
       const message = 'SqliteStore: the database file was deleted or replaced; stopped using the old file, reopening the file at the path'
       if (this.#log !== null) this.#log.error({ path: this.path, change }, message)
@@ -372,6 +382,9 @@ export class SqliteStore implements JobStore {
       }
       incident.reopenError = null
       this.#log?.warn({ path: this.path }, 'SqliteStore: reopened the database file at its path')
+      // A new, empty file: the boot-time jobs go into it, as at a restart. A file put in its place
+      // (a restored backup) is used as it is.
+      if (incident.deleted === true) this.#reopened?.()
     }
   }
 
@@ -392,6 +405,7 @@ export class SqliteStore implements JobStore {
   #closeDb (): void {
     const db = this.#db
     this.#db = null
+    this.#dataVersion = null
     this.#s = null
     this.#txn = null
     db?.close()
@@ -529,8 +543,9 @@ export class SqliteStore implements JobStore {
     if (s.anyDue.get({ now }) === undefined) return []
     const version = s.dataVersion.get() as number
     if (version !== this.#dataVersion) {
+      // The first reading of a connection says nothing about others.
+      if (this.#dataVersion !== null) this.#othersWroteAt = performance.now()
       this.#dataVersion = version
-      this.#othersWroteAt = performance.now()
     }
     if (performance.now() - this.#fullClaimAt < SHARE_PAUSE_WITHIN_MS && performance.now() - this.#othersWroteAt < OTHERS_ACTIVE_MS) {
       // The claim right before took a full batch and other processes use the file: a pause lets

@@ -23,55 +23,75 @@ function outcomes (app: Awaited<ReturnType<typeof makeApp>>['app']): Array<{ eve
 }
 
 describe('wall-clock steps', () => {
-  test('a run in flight when the wall clock steps forward an hour is not abandoned by its own process', async () => {
-    const gate = deferred()
-    let started = 0
-    const { app, clock, logs } = await makeApp({ leaseMs: 3000, tasks: { slow: async () => { started++; await gate.promise } } })
-    const events = outcomes(app)
-    await app.scheduler.addJob({ id: 'once', func: 'slow', trigger: 'date', run_date: new Date(T0 + s(5)).toISOString() })
-    // Wakes the loop between two lease renewals, right after the step.
-    await app.scheduler.addJob({ id: 'other', func: 'record', trigger: 'date', run_date: new Date(T0 + 5500).toISOString() })
-    await clock.advance(s(5))
-    assert.equal(started, 1)
-    clock.step(HOUR)
-    await clock.advance(s(5))
-    assert.equal(app.scheduler.metrics.runs.abandoned, 0, 'its own run was not marked abandoned')
-    gate.resolve()
-    await app.scheduler.whenIdle()
-    assert.deepEqual(events.filter((e) => e.job_id === 'once'), [{ event: 'job_executed', job_id: 'once' }], 'the date job ran once and its result was recorded')
-    assert.equal(app.scheduler.metrics.runs.success, 1)
-    assert.ok(!logs.some((l) => l.msg === 'run finished after its lease was lost; its result is not recorded'))
-    await app.close()
-  })
-
-  test('a date job is never removed without a run or a missed record, whenever the clock steps forward', async () => {
-    const gate = deferred()
-    const { app, clock } = await makeApp({
-      leaseMs: 3000,
-      executors: { default: { maxConcurrency: 1 } },
-      tasks: { hold: async () => { await gate.promise } }
+  for (const [name, makeStore] of [['memory', () => new MemoryStore()], ['sqlite', () => new SqliteStore({ path: ':memory:' })]] as Array<[string, () => JobStore]>) {
+    test(`${name}: a run in flight when the wall clock steps forward an hour is not abandoned by its own process`, async () => {
+      const gate = deferred()
+      let started = 0
+      const { app, clock, logs } = await makeApp({ store: makeStore(), leaseMs: 3000, tasks: { slow: async () => { started++; await gate.promise } } })
+      const events = outcomes(app)
+      await app.scheduler.addJob({ id: 'once', func: 'slow', trigger: 'date', run_date: new Date(T0 + s(5)).toISOString() })
+      // Wakes the loop between two lease renewals, right after the step.
+      await app.scheduler.addJob({ id: 'other', func: 'record', trigger: 'date', run_date: new Date(T0 + 5500).toISOString() })
+      await clock.advance(s(5))
+      assert.equal(started, 1)
+      clock.step(HOUR)
+      await clock.advance(s(5))
+      assert.equal(app.scheduler.metrics.runs.abandoned, 0, 'its own run was not marked abandoned')
+      gate.resolve()
+      await app.scheduler.whenIdle()
+      assert.deepEqual(events.filter((e) => e.job_id === 'once'), [{ event: 'job_executed', job_id: 'once' }], 'the date job ran once and its result was recorded')
+      assert.equal(app.scheduler.metrics.runs.success, 1)
+      assert.ok(!logs.some((l) => l.msg === 'run finished after its lease was lost; its result is not recorded'))
+      await app.close()
     })
-    const events = outcomes(app)
-    const at = (ms: number): string => new Date(T0 + ms).toISOString()
-    await app.scheduler.addJob({ id: 'busy', func: 'hold', trigger: 'date', run_date: at(s(1)) }) // holds the only slot
-    await app.scheduler.addJob({ id: 'queued', func: 'record', trigger: 'date', run_date: at(s(2)), misfire_grace_time: null }) // waits for it
-    await app.scheduler.addJob({ id: 'later', func: 'record', trigger: 'date', run_date: at(s(30)) }) // due inside the hour stepped over
-    await app.scheduler.addJob({ id: 'after', func: 'record', trigger: 'date', run_date: at(HOUR + s(60)) }) // due after it
-    // Wakes the loop between two lease renewals, right after the step.
-    await app.scheduler.addJob({ id: 'waker', func: 'record', trigger: 'date', run_date: at(2500), misfire_grace_time: null })
-    await clock.advance(s(2))
-    clock.step(HOUR)
-    await clock.advance(s(10))
-    gate.resolve()
-    await clock.advance(s(60))
-    await app.scheduler.whenIdle()
-    const byJob = new Map(events.map((e) => [e.job_id, e.event]))
-    assert.deepEqual(Object.fromEntries(byJob), { busy: 'job_executed', queued: 'job_executed', later: 'job_missed', after: 'job_executed', waker: 'job_executed' })
-    assert.equal(events.length, 5, 'one outcome per date job')
-    assert.deepEqual(app.scheduler.metrics.runs, { success: 4, error: 0, missed: 1, abandoned: 0 })
-    assert.equal((await app.scheduler.queryJobs()).total, 0, 'all removed, each with its outcome')
-    await app.close()
-  })
+
+    test(`${name}: a step too small to be noticed (0.9 s with leaseMs 1000) does not make a process expire its own live run`, async () => {
+      const gate = deferred()
+      const { app, clock } = await makeApp({ store: makeStore(), leaseMs: 1000, tasks: { slow: async () => { await gate.promise } } })
+      await app.scheduler.addJob({ id: 'long', func: 'slow', trigger: 'date', run_date: new Date(T0 + s(1)).toISOString() })
+      // Wakes the loop at 1.9 s, before the lease renewal due at 2.0 s (renewals every 333 ms).
+      await app.scheduler.addJob({ id: 'waker', func: 'record', trigger: 'date', run_date: new Date(T0 + 1900).toISOString(), misfire_grace_time: null })
+      await clock.advance(1700)
+      clock.step(900)
+      await clock.advance(1000)
+      assert.equal(app.scheduler.metrics.clockSteps, 0, 'below the threshold of a step')
+      assert.equal(app.scheduler.metrics.runs.abandoned, 0, 'its lease was renewed before lapsed leases were expired')
+      gate.resolve()
+      await app.scheduler.whenIdle()
+      assert.equal(app.scheduler.metrics.runs.success, 2)
+      await app.close()
+    })
+
+    test(`${name}: a date job is never removed without a run or a missed record, whenever the clock steps forward`, async () => {
+      const gate = deferred()
+      const { app, clock } = await makeApp({
+        store: makeStore(),
+        leaseMs: 3000,
+        executors: { default: { maxConcurrency: 1 } },
+        tasks: { hold: async () => { await gate.promise } }
+      })
+      const events = outcomes(app)
+      const at = (ms: number): string => new Date(T0 + ms).toISOString()
+      await app.scheduler.addJob({ id: 'busy', func: 'hold', trigger: 'date', run_date: at(s(1)) }) // holds the only slot
+      await app.scheduler.addJob({ id: 'queued', func: 'record', trigger: 'date', run_date: at(s(2)), misfire_grace_time: null }) // waits for it
+      await app.scheduler.addJob({ id: 'later', func: 'record', trigger: 'date', run_date: at(s(30)) }) // due inside the hour stepped over
+      await app.scheduler.addJob({ id: 'after', func: 'record', trigger: 'date', run_date: at(HOUR + s(60)) }) // due after it
+      // Wakes the loop between two lease renewals, right after the step.
+      await app.scheduler.addJob({ id: 'waker', func: 'record', trigger: 'date', run_date: at(2500), misfire_grace_time: null })
+      await clock.advance(s(2))
+      clock.step(HOUR)
+      await clock.advance(s(10))
+      gate.resolve()
+      await clock.advance(s(60))
+      await app.scheduler.whenIdle()
+      const byJob = new Map(events.map((e) => [e.job_id, e.event]))
+      assert.deepEqual(Object.fromEntries(byJob), { busy: 'job_executed', queued: 'job_executed', later: 'job_missed', after: 'job_executed', waker: 'job_executed' })
+      assert.equal(events.length, 5, 'one outcome per date job')
+      assert.deepEqual(app.scheduler.metrics.runs, { success: 4, error: 0, missed: 1, abandoned: 0 })
+      assert.equal((await app.scheduler.queryJobs()).total, 0, 'all removed, each with its outcome')
+      await app.close()
+    })
+  }
 
   test('a step is logged, counted in the metrics and shown in /health, which stays 200', async () => {
     const { app, clock, logs } = await makeApp({ apiEnabled: true })

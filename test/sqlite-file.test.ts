@@ -119,6 +119,27 @@ test('a file deleted under a running worker and recreated by a restarted one: th
   }
 })
 
+test('a file deleted under a lone worker: the boot-time jobs are upserted into the reopened file and keep firing', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aps-file-'))
+  const path = join(dir, 'jobs.db')
+  const jobs = everySecond(['boot-0', 'boot-1'])
+  const a = await startApp(path, jobs, 'worker-a')
+  try {
+    while (a.fires.length < 2) await sleep(100)
+    for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
+    const deletedAt = Date.now()
+    await sleep(3500)
+    const ids = (await a.app.scheduler.getJobs()).map((j) => j.id).sort()
+    const after = a.fires.filter((f) => f.scheduledAt >= deletedAt + 1500)
+    assert.deepEqual(ids, ['boot-0', 'boot-1'], 'the reopened (new, empty) file has the boot-time jobs again')
+    assert.ok(after.some((f) => f.job === 'boot-0') && after.some((f) => f.job === 'boot-1'), `both fire from the new file (${JSON.stringify(after)})`)
+    assert.ok(a.logs.some((l) => /upserted the boot-time jobs/.test(l.msg)), JSON.stringify(a.logs))
+  } finally {
+    await a.app.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('a file replaced by another database (rename over it): the store reopens it and fires that file\'s jobs only', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'aps-file-'))
   const path = join(dir, 'jobs.db')
