@@ -10,6 +10,7 @@ import {
 import type { JobRecord, RunRecord } from '../src/types.js'
 import { guardLockedCalls, isBusy, SYNC_BUSY_MS } from './sqlite-lock.js'
 import { FileWatch, INCIDENT_SHOWN_MS, isUnwritable, unwritableError } from './sqlite-file.js'
+import { BACKSTOP_PAGES, COMMITS_BEFORE_WORKER, WalCheckpointer } from './sqlite-checkpoint.js'
 
 type Db = BetterSqlite3.Database
 type Stmt = BetterSqlite3.Statement<unknown[], unknown>
@@ -187,7 +188,6 @@ const JOB_WRITE = `next_run_time = @next_run_time, next_fire_time = @next_fire_t
 /** Every statement the store runs, by name (exported for the query-plan test). */
 export const SQL = {
   getJob: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`,
-  getClaimed: 'SELECT lease_owner, version FROM jobs WHERE id = ?',
   getVersion: 'SELECT version FROM jobs WHERE id = ?',
   jobExists: 'SELECT 1 FROM jobs WHERE id = ?',
   insertJob: `INSERT INTO jobs (id, next_run_time, next_fire_time, paused, lease_owner, lease_expires, version, data,
@@ -196,18 +196,21 @@ export const SQL = {
         @func, @list_rank, @overdue_grace, @overdue_at, @id_key, @name_key) ON CONFLICT (id) DO NOTHING`,
   // The claim is kept: its holder notices the version change at release.
   writeJob: `UPDATE jobs SET ${JOB_WRITE} WHERE id = @id`,
-  // A fire moves only the schedule: columns, no JSON (they override `data` on read).
-  advanceJob: `UPDATE jobs SET next_run_time = @nrt, next_fire_time = @nft, version = @version,
+  // A fire moves only the schedule: columns, no JSON (they override `data` on read). Fenced: only
+  // by the claim's holder, only while the job is at the version it claimed.
+  advanceJob: `UPDATE jobs SET next_run_time = @nrt, next_fire_time = @nft, version = version + 1,
       list_rank = CASE WHEN @nrt IS NULL THEN 1 ELSE 0 END,
       overdue_at = CASE WHEN @nrt IS NULL THEN NULL ELSE @nrt + overdue_grace END,
-      lease_owner = NULL, lease_expires = NULL WHERE id = @id`,
+      lease_owner = NULL, lease_expires = NULL WHERE id = @id AND lease_owner = @owner AND version = @version`,
   deleteJob: 'DELETE FROM jobs WHERE id = ?',
+  deleteClaimedJob: 'DELETE FROM jobs WHERE id = @id AND lease_owner = @owner AND version = @version',
   // The due queries name their index: with statistics the planner may prefer a skip-scan of jobs_func_list.
-  selectDue: `SELECT id, lease_owner, ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_list WHERE ${DUE} ORDER BY list_rank, next_run_time, id LIMIT @limit`,
+  // With each job, its live running runs (for max_instances).
+  selectDue: `SELECT id, lease_owner, ${JOB_COLUMNS}, (SELECT COUNT(*) FROM runs WHERE job_id = jobs.id AND status = 'running'
+        AND (lease_expires IS NULL OR lease_expires > @now)) AS running
+      FROM jobs INDEXED BY jobs_list WHERE ${DUE} ORDER BY list_rank, next_run_time, id LIMIT @limit`,
   setClaim: 'UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ?',
-  clearClaim: 'UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = ?',
-  countRunning: `SELECT COUNT(*) FROM runs
-      WHERE job_id = ? AND status = 'running' AND (lease_expires IS NULL OR lease_expires > ?)`,
+  clearOwnClaim: 'UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = ? AND lease_owner = ?',
   putRun: `INSERT OR REPLACE INTO runs (${RUN_COLUMNS}, data) VALUES
       (@run_id, @job_id, @scheduled_at, @started_at, @finished_at, @status, @error, @node_id, @trigger,
        @duration_ms, @lag_ms, @lease_expires, '{}')`,
@@ -255,7 +258,7 @@ export const SQL = {
 } as const
 
 /** Statements that return their single column's value. */
-const PLUCKED = new Set<keyof typeof SQL>(['searchCount', 'getVersion', 'jobExists', 'countRunning', 'countAllRunning', 'anyDue', 'anyExpired', 'wakeUnclaimed', 'wakeClaimed', 'wakeRuns', 'countAll', 'countFunc', 'overdue', 'getMeta', 'dataVersion'])
+const PLUCKED = new Set<keyof typeof SQL>(['searchCount', 'getVersion', 'jobExists', 'countAllRunning', 'anyDue', 'anyExpired', 'wakeUnclaimed', 'wakeClaimed', 'wakeRuns', 'countAll', 'countFunc', 'overdue', 'getMeta', 'dataVersion'])
 
 function prepareAll (db: Db): { [K in keyof typeof SQL]: Stmt } {
   const statements = {} as Record<keyof typeof SQL, Stmt>
@@ -293,6 +296,9 @@ export class SqliteStore implements JobStore {
   #log: LogSink | null = null
   /** Told when a deleted file was reopened as a new one (the scheduler upserts its boot-time jobs). */
   #reopened: (() => void) | null = null
+  /** Checkpoints the WAL off the event loop, once the store has written a little. */
+  readonly #checkpoints: WalCheckpointer
+  #commits = 0
   /** For spreading claims over processes (see acquireDueJobs). */
   #dataVersion: number | null = null
   #othersWroteAt = -Infinity
@@ -307,6 +313,7 @@ export class SqliteStore implements JobStore {
     this.busyTimeoutMs = busyTimeoutMs
     this.#channelKey = isPrivate(path) ? `${path}#${Math.random()}` : resolve(path)
     this.#watch = new FileWatch(path)
+    this.#checkpoints = new WalCheckpointer(path)
   }
 
   /** The scheduler's logger, for the errors no caller would see (a deleted or replaced file). */
@@ -335,7 +342,11 @@ export class SqliteStore implements JobStore {
       throw isUnwritable(err) ? unwritableError(this.path, err) : err
     }
     try {
-      if (!isPrivate(this.path)) await setWal(db, this.busyTimeoutMs) // WAL only matters to other connections
+      if (!isPrivate(this.path)) {
+        await setWal(db, this.busyTimeoutMs) // WAL only matters to other connections
+        // Checkpoints are a worker's job (see sqlite-checkpoint.ts); this connection's is a backstop.
+        db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`)
+      }
       db.pragma('synchronous = NORMAL')
       // Statement journals (a statement that fires a trigger or touches several rows keeps one, to
       // undo just itself) in memory rather than in a temporary file, whose writes made each job
@@ -405,6 +416,8 @@ export class SqliteStore implements JobStore {
   #closeDb (): void {
     const db = this.#db
     this.#db = null
+    this.#checkpoints.stop()
+    this.#commits = 0
     this.#dataVersion = null
     this.#s = null
     this.#txn = null
@@ -554,14 +567,10 @@ export class SqliteStore implements JobStore {
       s = this.#ready()
     }
     const claimed = this.#tx(() => {
-      const rows = s.selectDue.all({ now, limit: Number.isFinite(limit) ? limit : -1 }) as Array<JobRow & { id: string, lease_owner: string | null }>
+      const rows = s.selectDue.all({ now, limit: Number.isFinite(limit) ? limit : -1 }) as Array<JobRow & { id: string, lease_owner: string | null, running: number }>
       return rows.map((row) => {
         s.setClaim.run(owner, now + leaseMs, row.id)
-        return {
-          job: this.#claimedJob(row),
-          running: s.countRunning.get(row.id, now) as number,
-          takeover: row.lease_owner !== null
-        }
+        return { job: this.#claimedJob(row), running: row.running, takeover: row.lease_owner !== null }
       })
     })
     this.#fullClaimAt = claimed.length === limit ? performance.now() : -Infinity
@@ -577,25 +586,29 @@ export class SqliteStore implements JobStore {
   #release (owner: string, release: JobRelease): boolean {
     const s = this.#st()
     const id = release.id
-    const row = s.getClaimed.get(id) as { lease_owner: string | null, version: number } | undefined
-    if (row === undefined || row.lease_owner !== owner) return false
-    if (row.version !== release.version) {
-      s.clearClaim.run(id)
-      return false
-    }
+    const fence = { id, owner, version: release.version }
     if (release.remove) {
+      if (s.deleteClaimedJob.run(fence).changes === 0) return this.#dropClaim(id, owner)
       // The job's history goes with it: only its running runs are written (they hold leases).
       for (const run of release.runs) if (run.status === 'running') this.#putRun(run)
-      s.deleteJob.run(id)
       s.deleteFinishedRuns.run(id)
       this.#jobs.delete(id)
       return true
     }
-    for (const run of release.runs) this.#putRun(run)
     // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
-    s.advanceJob.run({ id, nrt: release.next_run_time, nft: release.next_fire_time, version: row.version + 1 })
+    if (s.advanceJob.run({ ...fence, nrt: release.next_run_time, nft: release.next_fire_time }).changes === 0) return this.#dropClaim(id, owner)
+    for (const run of release.runs) this.#putRun(run)
     this.#trim(release.runs, release.historyLimit)
     return true
+  }
+
+  /**
+   * A release whose fence failed: the claim is dropped when `owner` still holds it (the job was
+   * modified, paused or removed meanwhile); a claim lost to another owner is left alone.
+   */
+  #dropClaim (id: string, owner: string): false {
+    this.#st().clearOwnClaim.run(id, owner)
+    return false
   }
 
   async insertRuns (runs: RunRecord[], historyLimit: number): Promise<void> {
@@ -733,7 +746,11 @@ export class SqliteStore implements JobStore {
   /** Runs `fn` in one BEGIN IMMEDIATE transaction. */
   #tx<T> (fn: () => T): T {
     if (this.#txn === null) throw new Error('SqliteStore is not open: call open() first')
-    return this.#txn.immediate(fn) as T
+    const result = this.#txn.immediate(fn) as T
+    if (++this.#commits === COMMITS_BEFORE_WORKER && !isPrivate(this.path)) {
+      this.#checkpoints.start((err) => { this.#log?.warn({ err, path: this.path }, 'SqliteStore: the WAL checkpoint worker failed; the store checkpoints in its own commits') })
+    }
+    return result
   }
 
   #putRun (run: RunRecord): void {

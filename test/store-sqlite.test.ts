@@ -1,10 +1,13 @@
 import { describe, test, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { SQL, SqliteStore, SQLITE_SCHEMA_VERSION, prefixEnd } from '../stores/sqlite.js'
+import { WalCheckpointer } from '../stores/sqlite-checkpoint.js'
 import { ConflictingIdError } from '../src/errors.js'
 import type { JobRecord } from '../src/types.js'
 import { storeContract } from './store-contract.js'
@@ -111,7 +114,7 @@ describe('SqliteStore specifics', () => {
       // The index each repeated query must use (a SEARCH on another index can still walk every job).
       const expected: Record<string, string> = {
         selectDue: 'jobs_list', anyDue: 'jobs_list', wakeUnclaimed: 'jobs_list', wakeClaimed: 'jobs_claims',
-        wakeRuns: 'runs_leases', anyExpired: 'runs_leases', selectExpired: 'runs_leases', countRunning: 'runs_running',
+        wakeRuns: 'runs_leases', anyExpired: 'runs_leases', selectExpired: 'runs_leases',
         pageAll: 'jobs_list', pageFunc: 'jobs_func_list', overdue: 'jobs_overdue', searchPage: 'jobs_name_key',
         searchCount: 'jobs_id_key', getRuns: 'runs_history', trimRuns: 'runs_history'
       }
@@ -284,6 +287,32 @@ describe('SqliteStore specifics', () => {
     } finally {
       db.close()
       await store.close()
+    }
+  })
+
+  test('a worker thread checkpoints the WAL, so commits on the event loop do not have to', async () => {
+    const db = new Database(path)
+    db.pragma('journal_mode = WAL')
+    db.pragma('wal_autocheckpoint = 0') // only the worker checkpoints
+    db.exec('CREATE TABLE t (v TEXT)')
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)')
+    for (let i = 0; i < 200; i++) insert.run('x'.repeat(2000))
+    // The WAL header's checkpoint sequence number grows when a writer restarts the log, which it
+    // does only once every frame has been checkpointed.
+    const sequence = (): number => readFileSync(`${path}-wal`).readUInt32BE(12)
+    const before = sequence()
+    const checkpointer = new WalCheckpointer(path)
+    checkpointer.start((err) => { throw err })
+    try {
+      const deadline = Date.now() + 10_000
+      while (sequence() === before && Date.now() < deadline) {
+        await sleep(50)
+        insert.run('y')
+      }
+      assert.notEqual(sequence(), before, 'the log was checkpointed and restarted')
+    } finally {
+      checkpointer.stop()
+      db.close()
     }
   })
 })
