@@ -450,7 +450,7 @@ export class Scheduler extends EventEmitter {
     }
     const run = newRun(record, now, now, 'manual', this.nodeId, this.leaseMs)
     await store.insertRuns([run], this.historyLimit)
-    const [flight] = this.#runner.submit(store, jobstore, record, [{ run, dueAt: now }], { manual: true })
+    const [flight] = this.#runner.submit(store, jobstore, record, [run], { manual: true })
     return { run, flight: flight as InFlight }
   }
 

@@ -24,8 +24,10 @@ interface StoredJob {
   rank: 0 | 1 | 2
   listAt: number
   overdueAt: number | null
-  /** When it can next be claimed: next_run_time, or a live claim's expiry if later; null: never. */
+  /** Its key in the claim index (next_run_time) while unclaimed, unpaused and scheduled; else null. */
   dueAt: number | null
+  /** Removed from the store: it waits in #stale to leave the list and search trees. */
+  removed?: true
   idKey: string
   nameKey: string
 }
@@ -48,6 +50,8 @@ const listOrder = (a: StoredJob | Probe, b: StoredJob | Probe): number =>
   a.rank - b.rank || a.listAt - b.listAt || byId(a.job.id, b.job.id)
 const dueOrder = (a: StoredJob, b: StoredJob): number =>
   (a.dueAt as number) - (b.dueAt as number) || byId(a.job.id, b.job.id)
+const byNextRun = (a: StoredJob, b: StoredJob): number =>
+  (a.job.next_run_time as number) - (b.job.next_run_time as number) || byId(a.job.id, b.job.id)
 const overdueOrder = (a: StoredJob, b: StoredJob): number =>
   (a.overdueAt as number) - (b.overdueAt as number) || byId(a.job.id, b.job.id)
 const idKeyOrder = (a: StoredJob, b: StoredJob): number => byId(a.idKey, b.idKey) || byId(a.job.id, b.job.id)
@@ -66,8 +70,13 @@ export class MemoryStore implements JobStore {
   readonly #list = new BTree<StoredJob, undefined>(undefined, listOrder)
   readonly #listByFunc = new Map<string, { tree: BTree<StoredJob, undefined>, counts: Counts }>()
   readonly #counts: Counts = [0, 0, 0]
-  /** Claimable jobs by the time they can next be claimed. */
+  /** Unclaimed, unpaused jobs with a next run, by next_run_time. */
   readonly #due = new BTree<StoredJob, undefined>(undefined, dueOrder)
+  /**
+   * Claimed jobs by claim expiry: the jobs of one claim share one instant, so a claim and its
+   * release cost a set operation each, not a move in a large tree.
+   */
+  readonly #claims = new BTree<number, Set<StoredJob>>()
   readonly #overdue = new BTree<StoredJob, undefined>(undefined, overdueOrder)
   /** Search keys of `q`. */
   readonly #byIdKey = new BTree<StoredJob, undefined>(undefined, idKeyOrder)
@@ -84,7 +93,9 @@ export class MemoryStore implements JobStore {
   /**
    * Jobs that fired since the list and overdue trees were last read: their keys there are
    * re-computed on the next read, not at every fire. A job firing every second between two
-   * reads of the list moves in it once, not once a second.
+   * reads of the list moves in it once, not once a second. Removed jobs (one-shots that fired)
+   * leave those trees the same way. Every write through the API reads them first, so what waits
+   * here is never more than the jobs that existed at the last such write.
    */
   readonly #stale = new Set<StoredJob>()
   #state: SchedulerSharedState = { paused: false }
@@ -96,6 +107,7 @@ export class MemoryStore implements JobStore {
 
   async addJob (job: JobRecord): Promise<void> {
     if (this.#jobs.has(job.id)) throw new ConflictingIdError(job.id)
+    this.#refreshStale()
     const stored = { job: frozenCopy(job), leaseOwner: null, leaseExpires: null } as unknown as StoredJob
     this.#jobs.set(job.id, stored)
     this.#index(stored)
@@ -111,6 +123,7 @@ export class MemoryStore implements JobStore {
     const stored = this.#jobs.get(job.id)
     if (stored === undefined) return null
     if (expectedVersion !== undefined && stored.job.version !== expectedVersion) return null
+    this.#refreshStale()
     // The claim survives: its holder notices the version change at release.
     this.#unindex(stored)
     stored.job = frozenCopy({ ...job, version: stored.job.version + 1 })
@@ -120,6 +133,7 @@ export class MemoryStore implements JobStore {
   }
 
   async removeJob (id: string): Promise<boolean> {
+    this.#refreshStale()
     if (!this.#deleteJob(id)) return false
     this.#emit({ type: 'job_removed', jobId: id })
     return true
@@ -172,21 +186,29 @@ export class MemoryStore implements JobStore {
   }
 
   async acquireDueJobs ({ owner, now, leaseMs, limit }: { owner: string, now: number, leaseMs: number, limit: number }): Promise<AcquiredJob[]> {
-    const claimed: StoredJob[] = []
-    // Collected first: claiming re-keys the job in the tree being walked.
+    let claimed: StoredJob[] = []
+    const lapsed = this.#lapsedClaims(now)
+    // Collected first: claiming moves the job out of the tree being walked.
     for (const stored of this.#due.keys()) {
       if (claimed.length >= limit || (stored.dueAt as number) > now) break
       claimed.push(stored)
     }
-    return claimed.map((stored) => {
+    if (lapsed.length > 0) {
+      // Due jobs whose holder stopped renewing its claim: taken over, in next_run_time order with the rest.
+      claimed = [...lapsed, ...claimed].sort(byNextRun).slice(0, limit)
+    }
+    const acquired: AcquiredJob[] = new Array(claimed.length)
+    const expires = now + leaseMs
+    for (let i = 0; i < claimed.length; i++) {
+      const stored = claimed[i] as StoredJob
       const takeover = stored.leaseOwner !== null
-      this.#due.delete(stored)
+      this.#unindexDue(stored)
       stored.leaseOwner = owner
-      stored.leaseExpires = now + leaseMs
-      stored.dueAt = stored.leaseExpires
-      this.#due.set(stored, undefined)
-      return { job: stored.job, running: this.#liveRunning(stored.job.id, now), takeover }
-    })
+      stored.leaseExpires = expires
+      this.#indexDue(stored)
+      acquired[i] = { job: stored.job, running: this.#liveRunning(stored.job.id, now), takeover }
+    }
+    return acquired
   }
 
   async releaseJobs (owner: string, releases: JobRelease[]): Promise<boolean[]> {
@@ -297,11 +319,39 @@ export class MemoryStore implements JobStore {
   }
 
   async nextWakeTime (): Promise<number | null> {
-    // A live claim keys its job at the claim's expiry: it blocks the job until then.
-    const job = this.#due.minKey()?.dueAt ?? null
-    const lease = this.#leases.minKey() ?? null
-    if (job === null) return lease
-    return lease === null ? job : Math.min(job, lease)
+    // A live claim blocks its job until it expires: then it is looked at again.
+    let at = this.#due.minKey()?.dueAt ?? null
+    for (const t of [this.#claims.minKey(), this.#leases.minKey()]) {
+      if (t !== undefined && (at === null || t < at)) at = t
+    }
+    return at
+  }
+
+  /**
+   * Claims that lapsed by `now`: the due ones are returned to be taken over; the others are
+   * dropped, so their jobs wait for their next run time in the claim index again.
+   */
+  #lapsedClaims (now: number): StoredJob[] {
+    const first = this.#claims.minKey()
+    if (first === undefined || first > now) return []
+    const lapsed: StoredJob[] = []
+    for (const [at, jobs] of this.#claims.entries()) {
+      if (at > now) break
+      lapsed.push(...jobs)
+    }
+    const due: StoredJob[] = []
+    for (const stored of lapsed) {
+      const { job } = stored
+      if (!job.paused && job.next_run_time !== null && job.next_run_time <= now) {
+        due.push(stored)
+      } else {
+        this.#unindexDue(stored)
+        stored.leaseOwner = null
+        stored.leaseExpires = null
+        this.#indexDue(stored)
+      }
+    }
+    return due
   }
 
   async getSchedulerState (): Promise<SchedulerSharedState> {
@@ -362,17 +412,27 @@ export class MemoryStore implements JobStore {
     this.#unindexList(stored)
   }
 
-  /** The claim index: moved at every claim and fire. */
+  /** The claim index (or the claims, while claimed): moved at every claim and fire. */
   #indexDue (stored: StoredJob): void {
     const { job } = stored
-    stored.dueAt = job.paused || job.next_run_time === null
-      ? null
-      : stored.leaseExpires === null ? job.next_run_time : Math.max(job.next_run_time, stored.leaseExpires)
+    if (stored.leaseExpires !== null) {
+      stored.dueAt = null
+      const jobs = this.#claims.get(stored.leaseExpires)
+      if (jobs === undefined) this.#claims.set(stored.leaseExpires, new Set([stored]))
+      else jobs.add(stored)
+      return
+    }
+    stored.dueAt = job.paused ? null : job.next_run_time
     if (stored.dueAt !== null) this.#due.set(stored, undefined)
   }
 
   #unindexDue (stored: StoredJob): void {
-    if (stored.dueAt !== null) this.#due.delete(stored)
+    if (stored.leaseExpires !== null) {
+      const jobs = this.#claims.get(stored.leaseExpires)
+      if (jobs?.delete(stored) === true && jobs.size === 0) this.#claims.delete(stored.leaseExpires)
+    } else if (stored.dueAt !== null) {
+      this.#due.delete(stored)
+    }
   }
 
   /** The list and overdue indexes, read by the API: brought up to date when read (#refreshStale). */
@@ -408,18 +468,26 @@ export class MemoryStore implements JobStore {
     if (stored.overdueAt !== null) this.#overdue.delete(stored)
   }
 
-  /** Re-keys the jobs that fired since the list and overdue trees were last read. */
+  /** Re-keys the jobs that fired since the list and overdue trees were last read; drops removed ones. */
   #refreshStale (): void {
     for (const stored of this.#stale) {
       this.#unindexList(stored)
-      this.#indexList(stored)
+      if (stored.removed === true) {
+        this.#byIdKey.delete(stored)
+        this.#byNameKey.delete(stored)
+      } else {
+        this.#indexList(stored)
+      }
     }
   }
 
+  /** Deletes a job now from the claim index, later (#refreshStale) from the list and search trees. */
   #deleteJob (id: string): boolean {
     const stored = this.#jobs.get(id)
     if (stored === undefined) return false
-    this.#unindex(stored)
+    this.#unindexDue(stored)
+    stored.removed = true
+    this.#stale.add(stored)
     this.#jobs.delete(id)
     const history = this.#history.get(id)
     if (history === undefined) return true
@@ -502,6 +570,11 @@ export class MemoryStore implements JobStore {
     let excess = history.runs.length - Math.max(0, limit)
     if (excess <= 0) return
     const { runs } = history
+    if (excess === 1 && runs[0]?.status !== 'running') {
+      // The usual case: one run over, and the oldest has finished.
+      runs.shift()
+      return
+    }
     const keep: RunRecord[] = []
     let i = 0
     for (; excess > 0 && i < runs.length; i++) {
@@ -514,14 +587,30 @@ export class MemoryStore implements JobStore {
   }
 }
 
+/** Removes an item from an unordered list (no splice: it would allocate the removed part). */
 function removeItem<T> (items: T[], item: T): void {
   const i = items.indexOf(item)
-  if (i >= 0) items.splice(i, 1)
+  if (i < 0) return
+  items[i] = items[items.length - 1] as T
+  items.pop()
 }
 
-/** A deep copy, deeply frozen: claims hand the stored record out without copying it per fire. */
+/**
+ * A deep copy, deeply frozen: claims hand the stored record out without copying it per fire.
+ * The copy's strings are then swapped for the original's (equal and immutable): structuredClone
+ * duplicates every string, which for a job record is about a fifth of its size.
+ */
 function frozenCopy (job: JobRecord): JobRecord {
-  return deepFreeze(structuredClone(job))
+  return deepFreeze(shareStrings(structuredClone(job), job))
+}
+
+function shareStrings<T> (copy: T, original: T): T {
+  for (const key in copy) {
+    const value = original[key]
+    if (typeof value === 'string') copy[key] = value
+    else if (value !== null && typeof value === 'object') shareStrings(copy[key], value)
+  }
+  return copy
 }
 
 function deepFreeze<T> (value: T): T {

@@ -384,13 +384,21 @@ export class RedisStore implements JobStore {
 
   /** A claimed job: its parsed record reused while its JSON is unchanged, with this claim's state. */
   #claimedJob (id: string, json: string, state: string): JobRecord {
+    const [version, nrt, nft] = state.split('\t')
     let cached = this.#records.get(id)
     if (cached === undefined || cached.json !== json) {
+      const job = JSON.parse(json) as JobRecord
+      if (job.trigger.type === 'date') {
+        // Fires once: nothing to reuse.
+        job.version = Number(version)
+        job.next_run_time = numOrNull(nrt)
+        job.next_fire_time = numOrNull(nft)
+        return deepFreeze(job)
+      }
       if (cached === undefined && this.#records.size >= RECORD_CACHE_SIZE) this.#records.clear()
-      cached = { json, job: deepFreeze(JSON.parse(json) as JobRecord) }
+      cached = { json, job: deepFreeze(job) }
       this.#records.set(id, cached)
     }
-    const [version, nrt, nft] = state.split('\t')
     return Object.freeze({ ...cached.job, version: Number(version), next_run_time: numOrNull(nrt), next_fire_time: numOrNull(nft) })
   }
 

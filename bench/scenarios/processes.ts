@@ -22,7 +22,7 @@ export interface ProcessesParams {
 
 const WORKER = new URL('../worker-process.ts', import.meta.url).pathname
 
-interface WorkerMessage { type: 'ready' | 'fires' | 'error', node: string, fires?: FireArrays, error?: string }
+interface WorkerMessage { type: 'ready' | 'fires' | 'error', node: string, fires?: FireArrays, error?: string, cpuMs?: number }
 
 export async function runProcesses (adapterName: string, p: ProcessesParams, dir: string): Promise<Record<string, unknown>> {
   const info = adapterInfo(adapterName)
@@ -60,6 +60,8 @@ export async function runProcesses (adapterName: string, p: ProcessesParams, dir
       pending.set(r.node, resolve)
       children[i]?.send({ type: 'stop' })
     })))
+    // The workers' CPU (all of them, from their start of firing to stop), beside Redis's.
+    const cpuS = Math.round(results.reduce((sum, r) => sum + (r.cpuMs ?? 0), 0) / 10) / 100
     for (const r of results) {
       const f = r.fires as FireArrays
       for (let i = 0; i < f.n.length; i++) {
@@ -69,7 +71,7 @@ export async function runProcesses (adapterName: string, p: ProcessesParams, dir
         collected.node.push(r.node)
       }
     }
-    return { processes: p.processes, ...analyseRecurring(collected, { jobs: p.jobs, from, to, periodMs: 1000 }), ...(redisCpuS === undefined ? {} : { redisCpuS }) }
+    return { processes: p.processes, ...analyseRecurring(collected, { jobs: p.jobs, from, to, periodMs: 1000 }), cpuS, ...(redisCpuS === undefined ? {} : { redisCpuS }) }
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
     if (info.dropShared !== undefined) await info.dropShared(shared)

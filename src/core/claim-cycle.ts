@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics.js'
 import type { AcquiredJob, JobStore, StoreChange } from '../store.js'
 import type { RunRecord } from '../types.js'
 import { ClockWatch, type ClockStep } from './clock-watch.js'
-import { decideFire, dueAtOf, type FireDecision } from './fire-decision.js'
+import { decideFire, type FireDecision } from './fire-decision.js'
 import type { Runner } from './runner.js'
 import { storeNow, toLocalTime } from './store-clock.js'
 
@@ -296,7 +296,7 @@ export class ClaimCycle {
     }
     if (release.remove) emit('job_removed', () => ({ job_id: job.id, jobstore }))
     if (runs.length > 0) {
-      this.#c.runner.submit(store, jobstore, job, runs.map((run) => ({ run, dueAt: dueAtOf(job, run) })))
+      this.#c.runner.submit(store, jobstore, job, runs)
     }
   }
 

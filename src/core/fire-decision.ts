@@ -66,8 +66,9 @@ export function decideFire (claim: AcquiredJob, now: number, { nodeId, leaseMs, 
   let dueAt = job.next_run_time ?? nominal // jitter applies to the first fire only
   let seen = 0
   while (nominal !== null && dueAt !== null && dueAt <= now && seen < MAX_CATCH_UP) {
-    if (now - dueAt > graceMs) (missed === NONE ? (missed = []) : missed).push(nominal)
-    else (runnable === NONE ? (runnable = []) : runnable).push(nominal)
+    // Literals for the first entry: an empty array's first push reserves room for 17.
+    if (now - dueAt > graceMs) missed === NONE ? (missed = [nominal]) : missed.push(nominal)
+    else runnable === NONE ? (runnable = [nominal]) : runnable.push(nominal)
     nominal = trigger.next(nominal)
     dueAt = nominal
     seen++
@@ -92,13 +93,13 @@ export function decideFire (claim: AcquiredJob, now: number, { nodeId, leaseMs, 
   const jitter = job.trigger.type === 'date' ? null : job.trigger.jitter
   // The fire after next only bounds the jitter: not computed for the (usual) job without one.
   const nextRun = nominal === null || jitter === null || jitter <= 0 ? nominal : applyJitter(nominal, trigger.next(nominal), jitter)
-  const runs: RunRecord[] = []
-  for (const at of missed.length > MAX_MISSED_RECORDS ? missed.slice(-MAX_MISSED_RECORDS) : missed) runs.push(missedRun(job, at, now, nodeId))
-  const firstStarting = runs.length
-  for (const at of starting) runs.push(newRun(job, at, now, 'scheduled', nodeId, leaseMs))
+  const recordMissed = missed.length > MAX_MISSED_RECORDS ? missed.slice(-MAX_MISSED_RECORDS) : missed
+  const runs: RunRecord[] = new Array(recordMissed.length + starting.length)
+  for (let i = 0; i < recordMissed.length; i++) runs[i] = missedRun(job, recordMissed[i] as number, now, nodeId)
+  for (let i = 0; i < starting.length; i++) runs[recordMissed.length + i] = newRun(job, starting[i] as number, now, 'scheduled', nodeId, leaseMs)
   return {
     job,
-    runs: firstStarting === 0 ? runs : runs.slice(firstStarting),
+    runs: recordMissed.length === 0 ? runs : runs.slice(recordMissed.length),
     missed,
     blocked,
     skippedAhead,

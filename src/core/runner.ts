@@ -8,6 +8,7 @@ import { describeThrown } from './task-error.js'
 import type { JobRecord, RunRecord } from '../types.js'
 import { storeNow } from './store-clock.js'
 import { LazyTaskContext } from './task-context.js'
+import { dueAtOf } from './fire-decision.js'
 
 /** Finished runs written in one store call at most (group commit). */
 const MAX_FINISH_BATCH = 500
@@ -20,9 +21,6 @@ function isThenable (value: unknown): value is PromiseLike<unknown> {
 
 /** What became of a finished run's write: written, refused (the lease was lost), or the store failed. */
 type Recorded = boolean | { failed: unknown }
-
-/** A run handed to the runner, with the instant it was due (jitter included). */
-export interface RunSubmission { run: RunRecord, dueAt: number }
 
 interface PendingFinish extends RunFinish {
   written: (recorded: Recorded) => void
@@ -132,16 +130,18 @@ export class Runner {
    * Hands runs of one job to its executor as one instance: they take one slot and run one after
    * another. Returns their handles (`done()` resolves with a run's outcome).
    */
-  submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunSubmission[], { manual = false }: { manual?: boolean } = {}): InFlight[] {
+  submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunRecord[], { manual = false }: { manual?: boolean } = {}): InFlight[] {
     const executor = this.executorOf(job)
-    const flights: InFlight[] = []
-    for (const { run, dueAt } of runs) {
-      const flight = new InFlight(run, store, dueAt)
-      flights.push(flight)
+    const flights: InFlight[] = new Array(runs.length)
+    for (let i = 0; i < runs.length; i++) {
+      const run = runs[i] as RunRecord
+      // A manual run is due when asked for; a scheduled one when its fire is (jitter included).
+      const flight = new InFlight(run, store, manual ? run.scheduled_at : dueAtOf(job, run))
+      flights[i] = flight
       this.#inflight.set(run.run_id, flight)
       this.#c.emit('job_submitted', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at) }))
     }
-    const lease = runs[0]?.run.lease_expires ?? null
+    const lease = runs[0]?.lease_expires ?? null
     if (lease !== null && !(lease >= (this.#leasedUntil.get(store) ?? Infinity))) this.#leasedUntil.set(store, lease)
     this.#ensureRenewal()
     const work = flights.length === 1
