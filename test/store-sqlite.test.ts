@@ -116,7 +116,7 @@ describe('SqliteStore specifics', () => {
         selectDue: 'jobs_list', anyDue: 'jobs_list', wakeUnclaimed: 'jobs_list', wakeClaimed: 'jobs_claims',
         wakeRuns: 'runs_leases', anyExpired: 'runs_leases', selectExpired: 'runs_leases',
         pageAll: 'jobs_list', pageFunc: 'jobs_func_list', overdue: 'jobs_overdue', searchPage: 'jobs_name_key',
-        searchCount: 'jobs_id_key', getRuns: 'runs_history', trimRuns: 'runs_history'
+        searchCount: 'jobs_id_key', getRuns: 'runs_history', oldestFinished: 'runs_history'
       }
       for (const [name, sql] of Object.entries(SQL)) {
         const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], 0]))
