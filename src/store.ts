@@ -146,7 +146,9 @@ export function overdueAt (job: Pick<JobRecord, 'paused' | 'next_run_time' | 'mi
 
 /** The search key of `q`: ids and names are matched by case-insensitive prefix. */
 export function searchKey (text: string): string {
-  return text.toLowerCase()
+  const key = text.toLowerCase()
+  // The same string when nothing changed, so an index keeps one copy of a lowercase id, not two.
+  return key === text ? text : key
 }
 
 export interface JobStoreQuery {
