@@ -27,6 +27,25 @@ interface PendingFinish extends RunFinish {
 }
 
 /**
+ * A task's result waiting for its group commit, with what is needed once it is written: one
+ * object per run rather than a callback closing over all of it.
+ */
+class TaskFinish implements PendingFinish {
+  constructor (
+    readonly runId: string,
+    readonly result: RunResult,
+    readonly flight: InFlight,
+    readonly jobstore: string,
+    readonly job: JobRecord,
+    readonly ctx: LazyTaskContext,
+    readonly retval: unknown,
+    readonly onWritten: (finish: TaskFinish, recorded: Recorded) => void
+  ) {}
+
+  written (recorded: Recorded): void { this.onWritten(this, recorded) }
+}
+
+/**
  * A run handed to the runner, until its result is written. The abort signal and the outcome
  * promise are made only when someone asks for them (most tasks never read `signal`, and only a
  * manual run with `wait` awaits its outcome).
@@ -94,6 +113,8 @@ export interface RunnerConfig {
   shutdownTimeoutMs: number
   /** Emits an event; the payload is built only when the event has listeners. */
   emit: (event: string, payload: () => unknown) => void
+  /** Whether an event has listeners: the hot path builds no payload (nor closure) for none. */
+  listening: (event: string) => boolean
 }
 
 /**
@@ -139,7 +160,7 @@ export class Runner {
       const flight = new InFlight(run, store, manual ? run.scheduled_at : dueAtOf(job, run))
       flights[i] = flight
       this.#inflight.set(run.run_id, flight)
-      this.#c.emit('job_submitted', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at) }))
+      if (this.#c.listening('job_submitted')) this.#emitRun('job_submitted', job, jobstore, run)
     }
     const lease = runs[0]?.lease_expires ?? null
     if (lease !== null && !(lease >= (this.#leasedUntil.get(store) ?? Infinity))) this.#leasedUntil.set(store, lease)
@@ -198,7 +219,7 @@ export class Runner {
   /** Records a scheduled run that could not start within its grace as missed (event and metric). */
   async #recordMissed (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, now: number): Promise<RunRecord['error']> {
     const recorded = await new Promise<Recorded>((resolve) => {
-      this.#record(store, run.run_id, { status: 'missed', started_at: null, finished_at: now, error: null, duration_ms: null, lag_ms: null }, resolve)
+      this.#record(store, { runId: run.run_id, result: { status: 'missed', started_at: null, finished_at: now, error: null, duration_ms: null, lag_ms: null }, written: resolve })
     })
     if (typeof recorded === 'object') {
       this.#c.log.error({ err: recorded.failed, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
@@ -297,9 +318,11 @@ export class Runner {
       lag_ms: lag
     }
     // The executor slot is free once the task returned; the result is written with others.
-    this.#record(store, run.run_id, result, (recorded) => {
-      this.#settle(flight, this.#afterRecord(jobstore, job, flight, ctx, result, retval, recorded))
-    })
+    this.#record(store, new TaskFinish(run.run_id, result, flight, jobstore, job, ctx, retval, this.#taskRecorded))
+  }
+
+  readonly #taskRecorded = (f: TaskFinish, recorded: Recorded): void => {
+    this.#settle(f.flight, this.#afterRecord(f.jobstore, f.job, f.flight, f.ctx, f.result, f.retval, recorded))
   }
 
   /** Awaits a task's promise, within the job's `timeout` when it has one. */
@@ -347,12 +370,17 @@ export class Runner {
     }
     this.#c.metrics.recordRun(result.status as 'success' | 'error')
     if (error === null) {
-      this.#c.emit('job_executed', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), retval, duration_ms: result.duration_ms }))
+      if (this.#c.listening('job_executed')) this.#emitRun('job_executed', job, jobstore, run, { retval, duration_ms: result.duration_ms })
     } else {
       ctx.log.error({ err: error }, 'job raised an error')
-      this.#c.emit('job_error', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), error }))
+      this.#emitRun('job_error', job, jobstore, run, { error })
     }
     return error
+  }
+
+  /** A run's event; its own method, so that callers allocate no closure when nobody listens. */
+  #emitRun (event: string, job: JobRecord, jobstore: string, run: RunRecord, extra?: Record<string, unknown>): void {
+    this.#c.emit(event, () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), ...extra }))
   }
 
   /**
@@ -360,13 +388,13 @@ export class Runner {
    * in the same turn of the event loop, or MAX_FINISH_BATCH of them). `written` hears whether the
    * store wrote it (false: the lease was lost), or how the store failed.
    */
-  #record (store: JobStore, runId: string, result: RunResult, written: (recorded: Recorded) => void): void {
+  #record (store: JobStore, finish: PendingFinish): void {
     let pending = this.#finishing.get(store)
     if (pending === undefined) {
       pending = []
       this.#finishing.set(store, pending)
     }
-    pending.push({ runId, result, written })
+    pending.push(finish)
     if (pending.length >= MAX_FINISH_BATCH) {
       this.#finishing.delete(store)
       void this.#flush(store, pending)
