@@ -453,7 +453,7 @@ export class Scheduler extends EventEmitter {
     }
     const run = newRun(record, now, now, 'manual', this.nodeId, this.leaseMs)
     await store.insertRuns([run], this.historyLimit)
-    const [flight] = this.#runner.submit(store, jobstore, record, [run], { manual: true })
+    const [flight] = this.#runner.submit(store, jobstore, record, [run], true)
     return { run, flight: flight as InFlight }
   }
 

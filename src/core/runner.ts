@@ -61,6 +61,10 @@ export class InFlight {
   expired = false
   /** Records it missed if it still waits for a slot when its grace ends. */
   graceTimer: unknown = null
+  /** Links of the runner's in-flight list (no map entry to add and drop per fire). */
+  prev: InFlight | null = null
+  next: InFlight | null = null
+  listed = false
   #reason: unknown
   #controller: AbortController | null = null
   #outcome: RunOutcome | null = null
@@ -100,6 +104,38 @@ export class InFlight {
   }
 }
 
+/** The runs in flight, as an intrusive list: adding and removing one allocates nothing. */
+class FlightList {
+  #head: InFlight | null = null
+  size = 0
+
+  add (flight: InFlight): void {
+    flight.next = this.#head
+    flight.prev = null
+    if (this.#head !== null) this.#head.prev = flight
+    this.#head = flight
+    flight.listed = true
+    this.size++
+  }
+
+  delete (flight: InFlight): void {
+    if (!flight.listed) return
+    if (flight.prev !== null) flight.prev.next = flight.next
+    else this.#head = flight.next
+    if (flight.next !== null) flight.next.prev = flight.prev
+    flight.prev = flight.next = null
+    flight.listed = false
+    this.size--
+  }
+
+  /** A snapshot, so that runs may settle while it is walked. */
+  toArray (): InFlight[] {
+    const out: InFlight[] = []
+    for (let f = this.#head; f !== null; f = f.next) out.push(f)
+    return out
+  }
+}
+
 export interface RunnerConfig {
   nodeId: string
   leaseMs: number
@@ -124,7 +160,7 @@ export interface RunnerConfig {
  */
 export class Runner {
   readonly #c: RunnerConfig
-  readonly #inflight = new Map<string, InFlight>()
+  readonly #inflight = new FlightList()
   readonly #idleWaiters: Array<() => void> = []
   /** Finished runs waiting for their group commit, per store. */
   readonly #finishing = new Map<JobStore, PendingFinish[]>()
@@ -151,7 +187,7 @@ export class Runner {
    * Hands runs of one job to its executor as one instance: they take one slot and run one after
    * another. Returns their handles (`done()` resolves with a run's outcome).
    */
-  submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunRecord[], { manual = false }: { manual?: boolean } = {}): InFlight[] {
+  submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunRecord[], manual = false): InFlight[] {
     const executor = this.executorOf(job)
     const flights: InFlight[] = new Array(runs.length)
     for (let i = 0; i < runs.length; i++) {
@@ -159,7 +195,7 @@ export class Runner {
       // A manual run is due when asked for; a scheduled one when its fire is (jitter included).
       const flight = new InFlight(run, store, manual ? run.scheduled_at : dueAtOf(job, run))
       flights[i] = flight
-      this.#inflight.set(run.run_id, flight)
+      this.#inflight.add(flight)
       if (this.#c.listening('job_submitted')) this.#emitRun('job_submitted', job, jobstore, run)
     }
     const lease = runs[0]?.lease_expires ?? null
@@ -169,7 +205,7 @@ export class Runner {
       ? () => this.#start(jobstore, job, flights[0] as InFlight)
       : async (): Promise<void> => { for (const flight of flights) await this.#start(jobstore, job, flight) }
     // With a free slot the first run starts (and a task that does not await finishes) in here.
-    executor.submit(work, { manual })
+    executor.submit(work, manual)
     // A scheduled fire still waiting for a slot when its grace ends is recorded missed then, not
     // whenever a slot frees up (which could be never, with every slot held by hung tasks).
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
@@ -197,7 +233,7 @@ export class Runner {
   /** Live runs of a job in this process (started or waiting for a slot). */
   inflightOf (jobId: string): number {
     let n = 0
-    for (const flight of this.#inflight.values()) if (flight.run.job_id === jobId) n++
+    for (const flight of this.#inflight.toArray()) if (flight.run.job_id === jobId) n++
     return n
   }
 
@@ -234,7 +270,7 @@ export class Runner {
   }
 
   #settle (flight: InFlight, error: RunRecord['error']): void {
-    this.#inflight.delete(flight.run.run_id)
+    this.#inflight.delete(flight)
     flight.settle({ error })
     if (this.#inflight.size === 0) {
       this.#leasedUntil.clear()
@@ -471,23 +507,22 @@ export class Runner {
 
   async #renew (only?: JobStore): Promise<void> {
     const { clock, leaseMs, nodeId, log } = this.#c
-    const byStore = new Map<JobStore, string[]>()
-    for (const flight of this.#inflight.values()) {
+    const byStore = new Map<JobStore, InFlight[]>()
+    for (const flight of this.#inflight.toArray()) {
       if (only !== undefined && flight.store !== only) continue
-      const ids = byStore.get(flight.store) ?? []
-      ids.push(flight.run.run_id)
-      byStore.set(flight.store, ids)
+      const flights = byStore.get(flight.store) ?? []
+      flights.push(flight)
+      byStore.set(flight.store, flights)
     }
     if (only !== undefined && !byStore.has(only)) this.#leasedUntil.delete(only)
-    for (const [store, ids] of byStore) {
+    for (const [store, flights] of byStore) {
       try {
         const expires = storeNow(store, clock) + leaseMs
-        const held = new Set(await store.renewRunLeases(nodeId, ids, expires))
+        const held = new Set(await store.renewRunLeases(nodeId, flights.map((f) => f.run.run_id), expires))
         this.#leasedUntil.set(store, expires)
-        for (const id of ids) {
-          const flight = this.#inflight.get(id)
-          if (!held.has(id) && flight !== undefined && !flight.aborted) {
-            log.warn({ jobId: flight.run.job_id, runId: id }, 'lost the lease of a running job; aborting it')
+        for (const flight of flights) {
+          if (!held.has(flight.run.run_id) && flight.listed && !flight.aborted) {
+            log.warn({ jobId: flight.run.job_id, runId: flight.run.run_id }, 'lost the lease of a running job; aborting it')
             flight.abort(new Error('lease lost'))
           }
         }
@@ -500,7 +535,7 @@ export class Runner {
   /** Stops running: with `wait`, lets running tasks finish (bounded), then abandons the rest. */
   async stop (wait: boolean): Promise<void> {
     const { clock, nodeId, log, metrics } = this.#c
-    const pending = [...this.#inflight.values()]
+    const pending = this.#inflight.toArray()
     if (pending.length === 0) { this.#clearRenewTimer(); return }
     if (wait) {
       // A real-time bound even under a test clock: it limits how long a process may hang on close.
@@ -510,7 +545,7 @@ export class Runner {
       clearTimeout(timer)
     }
     const byStore = new Map<JobStore, InFlight[]>()
-    for (const flight of this.#inflight.values()) {
+    for (const flight of this.#inflight.toArray()) {
       flight.abort(new Error('scheduler shutdown'))
       byStore.set(flight.store, [...byStore.get(flight.store) ?? [], flight])
     }
