@@ -49,6 +49,11 @@ export interface SchedulerPluginOptions {
   maxSleepMs?: number
   /** How long closing waits for running tasks before aborting them (ms). */
   shutdownTimeoutMs?: number
+  /**
+   * How long before their time the jobs of an in-process store (the memory store) are claimed and
+   * their fires decided and written (ms); each task still starts at its due time. 0: at their time.
+   */
+  lookAheadMs?: number
 }
 
 export interface ResolvedOptions {
@@ -74,11 +79,12 @@ export interface ResolvedOptions {
   clock: Clock | undefined
   maxSleepMs: number
   shutdownTimeoutMs: number
+  lookAheadMs: number
 }
 
 const KNOWN = new Set(['store', 'jobstores', 'executors', 'jobDefaults', 'timezone', 'jobs', 'tasks', 'taskModules',
   'apiEnabled', 'apiPrefix', 'endpointPrefix', 'auth', 'allowedHosts', 'allowedOrigins', 'ui', 'autoStart', 'nodeId', 'leaseMs',
-  'historyLimit', 'decorator', 'clock', 'maxSleepMs', 'shutdownTimeoutMs'])
+  'historyLimit', 'decorator', 'clock', 'maxSleepMs', 'shutdownTimeoutMs', 'lookAheadMs'])
 // Fastify passes these to every plugin.
 const FASTIFY_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
 const STORE_METHODS = ['open', 'close', 'addJob', 'getJob', 'updateJob', 'removeJob', 'queryJobs', 'overdueJobs',
@@ -98,6 +104,14 @@ function checkStore (value: unknown, option: string): JobStore {
   const missing = STORE_METHODS.filter((m) => typeof (value as Record<string, unknown>)?.[m] !== 'function')
   if (missing.length > 0) fail(option, `must be a JobStore; it lacks ${missing.join(', ')}`)
   return value as JobStore
+}
+
+/** Default 250 ms; at most 1 s, and under half the lease, so a claim never lapses before its fire. */
+function readLookAhead (value: unknown, leaseMs: number): number {
+  if (value === undefined) return Math.min(250, Math.floor(leaseMs / 4))
+  const ms = positiveInt(value, 'lookAheadMs', 0)
+  if (ms > 1000 || ms >= leaseMs / 2) fail('lookAheadMs', `must be at most 1000 and under half of leaseMs (${leaseMs}) (got ${ms})`)
+  return ms
 }
 
 function positiveInt (value: unknown, option: string, min = 1): number {
@@ -245,7 +259,8 @@ export function resolveOptions (raw: SchedulerPluginOptions | undefined): Resolv
     decorator,
     clock,
     maxSleepMs: opts.maxSleepMs === undefined ? 1000 : positiveInt(opts.maxSleepMs, 'maxSleepMs', 10),
-    shutdownTimeoutMs: opts.shutdownTimeoutMs === undefined ? 10_000 : positiveInt(opts.shutdownTimeoutMs, 'shutdownTimeoutMs', 0)
+    shutdownTimeoutMs: opts.shutdownTimeoutMs === undefined ? 10_000 : positiveInt(opts.shutdownTimeoutMs, 'shutdownTimeoutMs', 0),
+    lookAheadMs: readLookAhead(opts.lookAheadMs, leaseMs)
   }
 }
 

@@ -38,6 +38,7 @@ const schedulerPlugin: FastifyPluginAsync<SchedulerPluginOptions> = async (fasti
     fastify,
     clock: options.clock,
     maxSleepMs: options.maxSleepMs,
+    lookAheadMs: options.lookAheadMs,
     shutdownTimeoutMs: options.shutdownTimeoutMs
   })
   if (options.auth !== null) scheduler.authenticate(options.auth.authenticate)

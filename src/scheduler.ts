@@ -37,6 +37,8 @@ export interface SchedulerConfig {
   shutdownTimeoutMs?: number
   /** Longest sleep of the timer loop, so clock jumps and suspends are noticed. */
   maxSleepMs?: number
+  /** How long before their time jobs of an in-process store are claimed and decided (see ClaimCycle). */
+  lookAheadMs?: number
 }
 
 export interface JobQuery {
@@ -124,6 +126,7 @@ export class Scheduler extends EventEmitter {
       log: config.log,
       metrics: this.metrics,
       maxSleepMs: config.maxSleepMs ?? 1000,
+      lookAheadMs: config.lookAheadMs ?? 0,
       emit,
       listening,
       onClockStep: async (step) => { await this.#onClockStep(step) }

@@ -69,7 +69,14 @@ export interface JobStore {
    * claimed by a live lease, in next_run_time order. Sets the claim (owner, now + leaseMs).
    * The core asks for large batches (hundreds): a claim is one round trip / transaction.
    */
-  acquireDueJobs (opts: { owner: string, now: number, leaseMs: number, limit: number }): Promise<AcquiredJob[]>
+  acquireDueJobs (opts: { owner: string, now: number, leaseMs: number, limit: number, dueBy?: number }): Promise<AcquiredJob[]>
+  /**
+   * Set by a store that only this process uses (the memory store): the core may then claim jobs
+   * a little before they are due (`acquireDueJobs`' `dueBy`, later than `now`), decide and write
+   * their fires ahead, and start each task at its due time. A shared store leaves it unset, so
+   * that a process claims only what is due and fires spread over the processes.
+   */
+  readonly claimsAhead?: boolean
   /**
    * Ends claims of `owner`, all in one step (one transaction, one round trip). Each release is
    * fenced on its own: it applies only when `owner` still holds that job's claim. When the job's

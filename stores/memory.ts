@@ -65,6 +65,7 @@ const nameKeyOrder = (a: StoredJob, b: StoredJob): number => byId(a.nameKey, b.n
  */
 export class MemoryStore implements JobStore {
   readonly notifiesAcrossProcesses = false
+  readonly claimsAhead = true
   readonly #jobs = new Map<string, StoredJob>()
   /** Every job in list order, and the same per task name (the `func` filter). */
   readonly #list = new BTree<StoredJob, undefined>(undefined, listOrder)
@@ -185,12 +186,15 @@ export class MemoryStore implements JobStore {
     return out
   }
 
-  async acquireDueJobs ({ owner, now, leaseMs, limit }: { owner: string, now: number, leaseMs: number, limit: number }): Promise<AcquiredJob[]> {
+  async acquireDueJobs ({ owner, now, leaseMs, limit, dueBy = now }: { owner: string, now: number, leaseMs: number, limit: number, dueBy?: number }): Promise<AcquiredJob[]> {
     let claimed: StoredJob[] = []
     const lapsed = this.#lapsedClaims(now)
     // Collected first: claiming moves the job out of the tree being walked.
     for (const stored of this.#due.keys()) {
-      if (claimed.length >= limit || (stored.dueAt as number) > now) break
+      if (claimed.length >= limit || (stored.dueAt as number) > dueBy) break
+      // Ahead of its time, a job with a live run is left for its time: max_instances counts the
+      // runs live when it is due, not those about to finish.
+      if ((stored.dueAt as number) > now && this.#liveRunning(stored.job.id, now) > 0) continue
       claimed.push(stored)
     }
     if (lapsed.length > 0) {

@@ -33,6 +33,11 @@ export interface ClaimCycleConfig {
   metrics: Metrics
   /** Longest sleep of the timer, so clock jumps and suspends are noticed. */
   maxSleepMs: number
+  /**
+   * How long before their time jobs of a store that claims ahead (the memory store) are claimed
+   * and decided; their tasks start at their due time. 0: at their time.
+   */
+  lookAheadMs: number
   /** Emits an event; the payload is built only when the event has listeners. */
   emit: (event: string, payload: () => unknown) => void
   /** Whether an event has listeners: the hot path builds no payload (nor closure) for none. */
@@ -148,6 +153,7 @@ export class ClaimCycle {
 
   /** Expires lapsed runs, claims and fires due jobs of one store; returns when it next needs a look. */
   async #cycleStore (store: JobStore, jobstore: string, now: number): Promise<number | null> {
+    const ahead = store.claimsAhead === true ? this.#c.lookAheadMs : 0
     const holding = this.#holdingExpiry()
     if (!holding) {
       // Our own leases first, should they look lapsed (a late renewal timer): never expire our own live runs.
@@ -161,7 +167,7 @@ export class ClaimCycle {
       for (;;) {
         const limit = Math.min(this.#claimRoom(), CLAIM_BATCH)
         if (limit === 0) { this.#starved = true; break }
-        const acquired = await store.acquireDueJobs({ owner: this.#c.nodeId, now, leaseMs: this.#c.leaseMs, limit })
+        const acquired = await store.acquireDueJobs({ owner: this.#c.nodeId, now, leaseMs: this.#c.leaseMs, limit, dueBy: now + ahead })
         // A claim that waited (another process held the SQLite lock) is decided at the time it
         // returned: fires that came due meanwhile run in this instance rather than meet it at max_instances.
         await this.#fire(store, jobstore, acquired, Math.max(now, storeNow(store, this.#c.clock)))
@@ -176,7 +182,9 @@ export class ClaimCycle {
     if (this.paused || this.#starved) return null
     const wake = await store.nextWakeTime(now)
     // Lapsed-looking leases are left alone while holding: look again in a second, not at once.
-    return holding && wake !== null && wake <= now ? now + Math.min(1000, this.#c.maxSleepMs) : wake
+    if (holding && wake !== null && wake <= now) return now + Math.min(1000, this.#c.maxSleepMs)
+    // Ahead of the earliest job unless it was left for its time (a live run): then at its time.
+    return wake === null ? null : wake - ahead > now ? wake - ahead : wake
   }
 
   /**
@@ -256,7 +264,9 @@ export class ClaimCycle {
           this.#c.metrics.leaseTakeovers++
           log.warn({ jobId: claim.job.id }, 'took over a job claim whose holder stopped renewing it')
         }
-        decisions.push(decideFire(claim, now, { nodeId, leaseMs, historyLimit }))
+        // A job claimed ahead of its time is decided as at its time (its task starts then).
+        const at = claim.job.next_run_time !== null && claim.job.next_run_time > now ? claim.job.next_run_time : now
+        decisions.push(decideFire(claim, at, { nodeId, leaseMs, historyLimit }))
       } catch (err) {
         log.error({ err, jobId: claim.job.id, jobstore }, 'could not fire a claimed job')
       }

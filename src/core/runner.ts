@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Clock } from '../clock.js'
-import type { Executor } from '../executor.js'
+import type { Executor, Work } from '../executor.js'
 import type { Metrics } from '../metrics.js'
 import type { JobStore, RunFinish, RunResult } from '../store.js'
 import type { TaskRegistry } from '../tasks.js'
@@ -161,6 +161,8 @@ export interface RunnerConfig {
 export class Runner {
   readonly #c: RunnerConfig
   readonly #inflight = new FlightList()
+  /** Instances decided ahead of their time, by the instant (our clock) they go to their executor. */
+  readonly #starts = new Map<number, { fns: Array<() => void>, timer: unknown }>()
   readonly #idleWaiters: Array<() => void> = []
   /** Finished runs waiting for their group commit, per store. */
   readonly #finishing = new Map<JobStore, PendingFinish[]>()
@@ -204,12 +206,22 @@ export class Runner {
     const work = flights.length === 1
       ? () => this.#start(jobstore, job, flights[0] as InFlight)
       : async (): Promise<void> => { for (const flight of flights) await this.#start(jobstore, job, flight) }
+    // A fire decided ahead of its time (a store that claims ahead) goes to its executor when due.
+    const wait = manual ? 0 : (flights[0] as InFlight).dueAt - storeNow(store, this.#c.clock)
+    if (wait > 0) this.#startAt(this.#c.clock.now() + wait, () => { this.#hand(store, jobstore, job, flights, work, manual) })
+    else this.#hand(store, jobstore, job, flights, work, manual)
+    return flights
+  }
+
+  /** Gives an instance to its executor, and arms the grace timers of runs that must wait for a slot. */
+  #hand (store: JobStore, jobstore: string, job: JobRecord, flights: InFlight[], work: Work, manual: boolean): void {
+    const executor = this.executorOf(job)
     // With a free slot the first run starts (and a task that does not await finishes) in here.
     executor.submit(work, manual)
     // A scheduled fire still waiting for a slot when its grace ends is recorded missed then, not
     // whenever a slot frees up (which could be never, with every slot held by hung tasks).
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
-    if (manual || !Number.isFinite(graceMs)) return flights
+    if (manual || !Number.isFinite(graceMs)) return
     for (const flight of flights) {
       if (flight.started || flight.run.trigger !== 'scheduled') continue
       const wait = flight.dueAt + graceMs - storeNow(store, this.#c.clock)
@@ -221,7 +233,25 @@ export class Runner {
         void this.#recordMissed(store, jobstore, job, flight.run, storeNow(store, this.#c.clock)).then((error) => { this.#settle(flight, error) })
       }, Math.max(0, wait))
     }
-    return flights
+  }
+
+  /**
+   * Runs `fn` at `at` (our clock), never before: one timer per instant, however many fires share
+   * it. A timer that fires early (Node rounds to its loop's cached time) waits out the rest.
+   */
+  #startAt (at: number, fn: () => void): void {
+    const waiting = this.#starts.get(at)
+    if (waiting !== undefined) { waiting.fns.push(fn); return }
+    const entry = { fns: [fn], timer: null as unknown }
+    this.#starts.set(at, entry)
+    const arm = (): void => {
+      entry.timer = this.#c.clock.setTimeout(() => {
+        if (this.#c.clock.now() < at) { arm(); return }
+        this.#starts.delete(at)
+        for (const f of entry.fns) f()
+      }, Math.max(0, at - this.#c.clock.now()))
+    }
+    arm()
   }
 
   /** The executor a job runs on. */
@@ -433,7 +463,9 @@ export class Runner {
     pending.push(finish)
     if (pending.length >= MAX_FINISH_BATCH) {
       this.#finishing.delete(store)
-      void this.#flush(store, pending)
+      // Not inline: a burst of tasks starting in one turn (fires decided ahead) starts first.
+      const batch = pending
+      queueMicrotask(() => { void this.#flush(store, batch) })
     } else if (!this.#flushScheduled) {
       this.#flushScheduled = true
       setImmediate(() => {
@@ -544,6 +576,9 @@ export class Runner {
       await Promise.race([Promise.all(pending.map(async (f) => await f.done())), timeout])
       clearTimeout(timer)
     }
+    // Fires decided ahead that have not gone to their executor: abandoned below with the rest.
+    for (const { timer } of this.#starts.values()) this.#c.clock.clearTimeout(timer)
+    this.#starts.clear()
     const byStore = new Map<JobStore, InFlight[]>()
     for (const flight of this.#inflight.toArray()) {
       flight.abort(new Error('scheduler shutdown'))
