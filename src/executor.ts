@@ -43,7 +43,7 @@ export class Executor {
     return this.#manual.length < this.manualQueueLimit
   }
 
-  submit (work: Work, { manual = false }: { manual?: boolean } = {}): void {
+  submit (work: Work, manual = false): void {
     (manual ? this.#manual : this.#queue).push(work)
     this.#pump()
   }

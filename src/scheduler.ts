@@ -99,6 +99,7 @@ export class Scheduler extends EventEmitter {
       this.#executors.set(name, new Executor(name, maxConcurrency))
     }
     const emit = (event: string, payload: () => unknown): void => { if (this.listenerCount(event) > 0) this.emit(event, payload()) }
+    const listening = (event: string): boolean => this.listenerCount(event) > 0
     this.#runner = new Runner({
       nodeId: this.nodeId,
       leaseMs: this.leaseMs,
@@ -109,7 +110,8 @@ export class Scheduler extends EventEmitter {
       fastify: config.fastify,
       executors: this.#executors,
       shutdownTimeoutMs: config.shutdownTimeoutMs ?? 10_000,
-      emit
+      emit,
+      listening
     })
     this.#cycle = new ClaimCycle({
       stores: this.#stores,
@@ -123,6 +125,7 @@ export class Scheduler extends EventEmitter {
       metrics: this.metrics,
       maxSleepMs: config.maxSleepMs ?? 1000,
       emit,
+      listening,
       onClockStep: async (step) => { await this.#onClockStep(step) }
     })
   }
@@ -450,7 +453,7 @@ export class Scheduler extends EventEmitter {
     }
     const run = newRun(record, now, now, 'manual', this.nodeId, this.leaseMs)
     await store.insertRuns([run], this.historyLimit)
-    const [flight] = this.#runner.submit(store, jobstore, record, [run], { manual: true })
+    const [flight] = this.#runner.submit(store, jobstore, record, [run], true)
     return { run, flight: flight as InFlight }
   }
 

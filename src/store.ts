@@ -76,7 +76,9 @@ export interface JobStore {
    * version still equals `version`, it also (atomically) inserts `runs`, sets next_run_time /
    * next_fire_time, or deletes the job when `remove` is set. When the version moved on (the job
    * was modified, paused or removed meanwhile) only the claim is dropped and nothing else is
-   * written. Returns, per release in order, true when its runs were written.
+   * written. Returns, per release in order, true when its runs were written. The run records
+   * passed in are the store's to keep (the core never changes them afterwards): an in-process
+   * store need not copy them.
    */
   releaseJobs (owner: string, releases: JobRelease[]): Promise<boolean[]>
 

@@ -221,7 +221,7 @@ export class MemoryStore implements JobStore {
     if (stored === undefined || stored.leaseOwner !== owner) return false
     const unchanged = stored.job.version === release.version
     if (unchanged && release.remove) {
-      for (const run of release.runs) this.#putRun({ ...run })
+      for (const run of release.runs) this.#putRun(run)
       this.#deleteJob(id)
       this.#trim(id, release.historyLimit)
       return true
@@ -230,7 +230,7 @@ export class MemoryStore implements JobStore {
     stored.leaseOwner = null
     stored.leaseExpires = null
     if (unchanged) {
-      for (const run of release.runs) this.#putRun({ ...run })
+      for (const run of release.runs) this.#putRun(run)
       // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
       stored.job = Object.freeze({ ...stored.job, next_run_time: release.next_run_time, next_fire_time: release.next_fire_time, version: stored.job.version + 1 })
       this.#stale.add(stored)

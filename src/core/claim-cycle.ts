@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js'
 import type { Executor } from '../executor.js'
 import type { Metrics } from '../metrics.js'
 import type { AcquiredJob, JobStore, StoreChange } from '../store.js'
-import type { RunRecord } from '../types.js'
+import type { JobRecord, RunRecord } from '../types.js'
 import { ClockWatch, type ClockStep } from './clock-watch.js'
 import { decideFire, type FireDecision } from './fire-decision.js'
 import type { Runner } from './runner.js'
@@ -35,6 +35,8 @@ export interface ClaimCycleConfig {
   maxSleepMs: number
   /** Emits an event; the payload is built only when the event has listeners. */
   emit: (event: string, payload: () => unknown) => void
+  /** Whether an event has listeners: the hot path builds no payload (nor closure) for none. */
+  listening: (event: string) => boolean
   /** A step of the wall clock was noticed (before this wakeup claims anything). */
   onClockStep: (step: ClockStep) => Promise<void>
 }
@@ -281,23 +283,29 @@ export class ClaimCycle {
 
   /** Events, metrics and run starts of a decision the store accepted. */
   #afterRelease (store: JobStore, jobstore: string, { job, runs, missed, blocked, skippedAhead, release }: FireDecision): void {
-    const { emit, metrics, log } = this.#c
+    const { metrics, log } = this.#c
     for (const at of missed) {
       metrics.recordRun('missed')
-      emit('job_missed', () => ({ job_id: job.id, jobstore, scheduled_run_time: new Date(at) }))
+      this.#emitJob('job_missed', job, jobstore, at)
     }
     if (missed.length > 0 || skippedAhead) {
       log.warn({ jobId: job.id, missed: missed.length, skippedAhead }, 'job fires missed (later than misfire_grace_time)')
     }
     for (const at of blocked) {
       metrics.maxInstancesSkips++
-      emit('job_max_instances', () => ({ job_id: job.id, jobstore, scheduled_run_time: new Date(at) }))
+      this.#emitJob('job_max_instances', job, jobstore, at)
       log.warn({ jobId: job.id, maxInstances: job.max_instances }, 'job fire skipped: maximum number of running instances reached')
     }
-    if (release.remove) emit('job_removed', () => ({ job_id: job.id, jobstore }))
+    if (release.remove) this.#emitJob('job_removed', job, jobstore, null)
     if (runs.length > 0) {
       this.#c.runner.submit(store, jobstore, job, runs)
     }
+  }
+
+  /** A job's event; its own method, so that a fire allocates no closure when nobody listens. */
+  #emitJob (event: string, job: JobRecord, jobstore: string, scheduledAt: number | null): void {
+    if (!this.#c.listening(event)) return
+    this.#c.emit(event, () => scheduledAt === null ? { job_id: job.id, jobstore } : { job_id: job.id, jobstore, scheduled_run_time: new Date(scheduledAt) })
   }
 
   #recordAbandoned (run: RunRecord): void {

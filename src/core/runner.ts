@@ -27,6 +27,25 @@ interface PendingFinish extends RunFinish {
 }
 
 /**
+ * A task's result waiting for its group commit, with what is needed once it is written: one
+ * object per run rather than a callback closing over all of it.
+ */
+class TaskFinish implements PendingFinish {
+  constructor (
+    readonly runId: string,
+    readonly result: RunResult,
+    readonly flight: InFlight,
+    readonly jobstore: string,
+    readonly job: JobRecord,
+    readonly ctx: LazyTaskContext,
+    readonly retval: unknown,
+    readonly onWritten: (finish: TaskFinish, recorded: Recorded) => void
+  ) {}
+
+  written (recorded: Recorded): void { this.onWritten(this, recorded) }
+}
+
+/**
  * A run handed to the runner, until its result is written. The abort signal and the outcome
  * promise are made only when someone asks for them (most tasks never read `signal`, and only a
  * manual run with `wait` awaits its outcome).
@@ -42,6 +61,10 @@ export class InFlight {
   expired = false
   /** Records it missed if it still waits for a slot when its grace ends. */
   graceTimer: unknown = null
+  /** Links of the runner's in-flight list (no map entry to add and drop per fire). */
+  prev: InFlight | null = null
+  next: InFlight | null = null
+  listed = false
   #reason: unknown
   #controller: AbortController | null = null
   #outcome: RunOutcome | null = null
@@ -81,6 +104,38 @@ export class InFlight {
   }
 }
 
+/** The runs in flight, as an intrusive list: adding and removing one allocates nothing. */
+class FlightList {
+  #head: InFlight | null = null
+  size = 0
+
+  add (flight: InFlight): void {
+    flight.next = this.#head
+    flight.prev = null
+    if (this.#head !== null) this.#head.prev = flight
+    this.#head = flight
+    flight.listed = true
+    this.size++
+  }
+
+  delete (flight: InFlight): void {
+    if (!flight.listed) return
+    if (flight.prev !== null) flight.prev.next = flight.next
+    else this.#head = flight.next
+    if (flight.next !== null) flight.next.prev = flight.prev
+    flight.prev = flight.next = null
+    flight.listed = false
+    this.size--
+  }
+
+  /** A snapshot, so that runs may settle while it is walked. */
+  toArray (): InFlight[] {
+    const out: InFlight[] = []
+    for (let f = this.#head; f !== null; f = f.next) out.push(f)
+    return out
+  }
+}
+
 export interface RunnerConfig {
   nodeId: string
   leaseMs: number
@@ -94,6 +149,8 @@ export interface RunnerConfig {
   shutdownTimeoutMs: number
   /** Emits an event; the payload is built only when the event has listeners. */
   emit: (event: string, payload: () => unknown) => void
+  /** Whether an event has listeners: the hot path builds no payload (nor closure) for none. */
+  listening: (event: string) => boolean
 }
 
 /**
@@ -103,7 +160,7 @@ export interface RunnerConfig {
  */
 export class Runner {
   readonly #c: RunnerConfig
-  readonly #inflight = new Map<string, InFlight>()
+  readonly #inflight = new FlightList()
   readonly #idleWaiters: Array<() => void> = []
   /** Finished runs waiting for their group commit, per store. */
   readonly #finishing = new Map<JobStore, PendingFinish[]>()
@@ -130,7 +187,7 @@ export class Runner {
    * Hands runs of one job to its executor as one instance: they take one slot and run one after
    * another. Returns their handles (`done()` resolves with a run's outcome).
    */
-  submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunRecord[], { manual = false }: { manual?: boolean } = {}): InFlight[] {
+  submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunRecord[], manual = false): InFlight[] {
     const executor = this.executorOf(job)
     const flights: InFlight[] = new Array(runs.length)
     for (let i = 0; i < runs.length; i++) {
@@ -138,8 +195,8 @@ export class Runner {
       // A manual run is due when asked for; a scheduled one when its fire is (jitter included).
       const flight = new InFlight(run, store, manual ? run.scheduled_at : dueAtOf(job, run))
       flights[i] = flight
-      this.#inflight.set(run.run_id, flight)
-      this.#c.emit('job_submitted', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at) }))
+      this.#inflight.add(flight)
+      if (this.#c.listening('job_submitted')) this.#emitRun('job_submitted', job, jobstore, run)
     }
     const lease = runs[0]?.lease_expires ?? null
     if (lease !== null && !(lease >= (this.#leasedUntil.get(store) ?? Infinity))) this.#leasedUntil.set(store, lease)
@@ -148,7 +205,7 @@ export class Runner {
       ? () => this.#start(jobstore, job, flights[0] as InFlight)
       : async (): Promise<void> => { for (const flight of flights) await this.#start(jobstore, job, flight) }
     // With a free slot the first run starts (and a task that does not await finishes) in here.
-    executor.submit(work, { manual })
+    executor.submit(work, manual)
     // A scheduled fire still waiting for a slot when its grace ends is recorded missed then, not
     // whenever a slot frees up (which could be never, with every slot held by hung tasks).
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
@@ -176,7 +233,7 @@ export class Runner {
   /** Live runs of a job in this process (started or waiting for a slot). */
   inflightOf (jobId: string): number {
     let n = 0
-    for (const flight of this.#inflight.values()) if (flight.run.job_id === jobId) n++
+    for (const flight of this.#inflight.toArray()) if (flight.run.job_id === jobId) n++
     return n
   }
 
@@ -198,7 +255,7 @@ export class Runner {
   /** Records a scheduled run that could not start within its grace as missed (event and metric). */
   async #recordMissed (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, now: number): Promise<RunRecord['error']> {
     const recorded = await new Promise<Recorded>((resolve) => {
-      this.#record(store, run.run_id, { status: 'missed', started_at: null, finished_at: now, error: null, duration_ms: null, lag_ms: null }, resolve)
+      this.#record(store, { runId: run.run_id, result: { status: 'missed', started_at: null, finished_at: now, error: null, duration_ms: null, lag_ms: null }, written: resolve })
     })
     if (typeof recorded === 'object') {
       this.#c.log.error({ err: recorded.failed, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
@@ -213,7 +270,7 @@ export class Runner {
   }
 
   #settle (flight: InFlight, error: RunRecord['error']): void {
-    this.#inflight.delete(flight.run.run_id)
+    this.#inflight.delete(flight)
     flight.settle({ error })
     if (this.#inflight.size === 0) {
       this.#leasedUntil.clear()
@@ -297,9 +354,11 @@ export class Runner {
       lag_ms: lag
     }
     // The executor slot is free once the task returned; the result is written with others.
-    this.#record(store, run.run_id, result, (recorded) => {
-      this.#settle(flight, this.#afterRecord(jobstore, job, flight, ctx, result, retval, recorded))
-    })
+    this.#record(store, new TaskFinish(run.run_id, result, flight, jobstore, job, ctx, retval, this.#taskRecorded))
+  }
+
+  readonly #taskRecorded = (f: TaskFinish, recorded: Recorded): void => {
+    this.#settle(f.flight, this.#afterRecord(f.jobstore, f.job, f.flight, f.ctx, f.result, f.retval, recorded))
   }
 
   /** Awaits a task's promise, within the job's `timeout` when it has one. */
@@ -347,12 +406,17 @@ export class Runner {
     }
     this.#c.metrics.recordRun(result.status as 'success' | 'error')
     if (error === null) {
-      this.#c.emit('job_executed', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), retval, duration_ms: result.duration_ms }))
+      if (this.#c.listening('job_executed')) this.#emitRun('job_executed', job, jobstore, run, { retval, duration_ms: result.duration_ms })
     } else {
       ctx.log.error({ err: error }, 'job raised an error')
-      this.#c.emit('job_error', () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), error }))
+      this.#emitRun('job_error', job, jobstore, run, { error })
     }
     return error
+  }
+
+  /** A run's event; its own method, so that callers allocate no closure when nobody listens. */
+  #emitRun (event: string, job: JobRecord, jobstore: string, run: RunRecord, extra?: Record<string, unknown>): void {
+    this.#c.emit(event, () => ({ job_id: job.id, jobstore, run_id: run.run_id, scheduled_run_time: new Date(run.scheduled_at), ...extra }))
   }
 
   /**
@@ -360,13 +424,13 @@ export class Runner {
    * in the same turn of the event loop, or MAX_FINISH_BATCH of them). `written` hears whether the
    * store wrote it (false: the lease was lost), or how the store failed.
    */
-  #record (store: JobStore, runId: string, result: RunResult, written: (recorded: Recorded) => void): void {
+  #record (store: JobStore, finish: PendingFinish): void {
     let pending = this.#finishing.get(store)
     if (pending === undefined) {
       pending = []
       this.#finishing.set(store, pending)
     }
-    pending.push({ runId, result, written })
+    pending.push(finish)
     if (pending.length >= MAX_FINISH_BATCH) {
       this.#finishing.delete(store)
       void this.#flush(store, pending)
@@ -443,23 +507,22 @@ export class Runner {
 
   async #renew (only?: JobStore): Promise<void> {
     const { clock, leaseMs, nodeId, log } = this.#c
-    const byStore = new Map<JobStore, string[]>()
-    for (const flight of this.#inflight.values()) {
+    const byStore = new Map<JobStore, InFlight[]>()
+    for (const flight of this.#inflight.toArray()) {
       if (only !== undefined && flight.store !== only) continue
-      const ids = byStore.get(flight.store) ?? []
-      ids.push(flight.run.run_id)
-      byStore.set(flight.store, ids)
+      const flights = byStore.get(flight.store) ?? []
+      flights.push(flight)
+      byStore.set(flight.store, flights)
     }
     if (only !== undefined && !byStore.has(only)) this.#leasedUntil.delete(only)
-    for (const [store, ids] of byStore) {
+    for (const [store, flights] of byStore) {
       try {
         const expires = storeNow(store, clock) + leaseMs
-        const held = new Set(await store.renewRunLeases(nodeId, ids, expires))
+        const held = new Set(await store.renewRunLeases(nodeId, flights.map((f) => f.run.run_id), expires))
         this.#leasedUntil.set(store, expires)
-        for (const id of ids) {
-          const flight = this.#inflight.get(id)
-          if (!held.has(id) && flight !== undefined && !flight.aborted) {
-            log.warn({ jobId: flight.run.job_id, runId: id }, 'lost the lease of a running job; aborting it')
+        for (const flight of flights) {
+          if (!held.has(flight.run.run_id) && flight.listed && !flight.aborted) {
+            log.warn({ jobId: flight.run.job_id, runId: flight.run.run_id }, 'lost the lease of a running job; aborting it')
             flight.abort(new Error('lease lost'))
           }
         }
@@ -472,7 +535,7 @@ export class Runner {
   /** Stops running: with `wait`, lets running tasks finish (bounded), then abandons the rest. */
   async stop (wait: boolean): Promise<void> {
     const { clock, nodeId, log, metrics } = this.#c
-    const pending = [...this.#inflight.values()]
+    const pending = this.#inflight.toArray()
     if (pending.length === 0) { this.#clearRenewTimer(); return }
     if (wait) {
       // A real-time bound even under a test clock: it limits how long a process may hang on close.
@@ -482,7 +545,7 @@ export class Runner {
       clearTimeout(timer)
     }
     const byStore = new Map<JobStore, InFlight[]>()
-    for (const flight of this.#inflight.values()) {
+    for (const flight of this.#inflight.toArray()) {
       flight.abort(new Error('scheduler shutdown'))
       byStore.set(flight.store, [...byStore.get(flight.store) ?? [], flight])
     }
