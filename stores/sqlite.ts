@@ -733,7 +733,10 @@ export class SqliteStore implements JobStore {
   #claimedJob (row: JobRow & { id: string }): JobRecord {
     let entry = this.#jobs.get(row.id)
     if (entry === undefined || entry.data !== row.data) {
-      entry = { data: row.data, job: deepFreeze(JSON.parse(row.data) as JobRecord) }
+      const job = JSON.parse(row.data) as JobRecord
+      // A date trigger fires once: nothing to keep.
+      if (job.trigger.type === 'date') return withColumns(job, row)
+      entry = { data: row.data, job: deepFreeze(job) }
       this.#jobs.delete(row.id)
       this.#jobs.set(row.id, entry)
       if (this.#jobs.size > PARSED_JOBS_KEPT) this.#jobs.delete(this.#jobs.keys().next().value as string)
@@ -821,7 +824,10 @@ function jobParams (job: JobRecord): Record<string, unknown> {
 
 /** The schedule columns are authoritative (a fire writes only them); `data` holds the rest. */
 function rowToJob (row: JobRow): JobRecord {
-  const job = JSON.parse(row.data) as JobRecord
+  return withColumns(JSON.parse(row.data) as JobRecord, row)
+}
+
+function withColumns (job: JobRecord, row: JobRow): JobRecord {
   job.next_run_time = row.next_run_time
   job.next_fire_time = row.next_fire_time
   job.version = row.version
