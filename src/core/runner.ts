@@ -190,7 +190,6 @@ export class Runner {
    * another. Returns their handles (`done()` resolves with a run's outcome).
    */
   submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunRecord[], manual = false): InFlight[] {
-    const executor = this.executorOf(job)
     const flights: InFlight[] = new Array(runs.length)
     for (let i = 0; i < runs.length; i++) {
       const run = runs[i] as RunRecord
@@ -248,7 +247,13 @@ export class Runner {
       entry.timer = this.#c.clock.setTimeout(() => {
         if (this.#c.clock.now() < at) { arm(); return }
         this.#starts.delete(at)
-        for (const f of entry.fns) f()
+        for (const f of entry.fns) {
+          try {
+            f()
+          } catch (err) {
+            this.#c.log.error({ err }, 'failed to start a job run')
+          }
+        }
       }, Math.max(0, at - this.#c.clock.now()))
     }
     arm()
