@@ -27,7 +27,7 @@ interface StoredJob {
   /** Its key in the claim index (next_run_time) while unclaimed, unpaused and scheduled; else null. */
   dueAt: number | null
   /** Removed from the store: it waits in #stale to leave the list and search trees. */
-  removed?: true
+  removed: boolean
   idKey: string
   nameKey: string
 }
@@ -109,7 +109,10 @@ export class MemoryStore implements JobStore {
   async addJob (job: JobRecord): Promise<void> {
     if (this.#jobs.has(job.id)) throw new ConflictingIdError(job.id)
     this.#refreshStale()
-    const stored = { job: frozenCopy(job), leaseOwner: null, leaseExpires: null } as unknown as StoredJob
+    // Every field given here, so the object holds them all in place (no separate property store).
+    const stored: StoredJob = {
+      job: frozenCopy(job), leaseOwner: null, leaseExpires: null, rank: 0, listAt: 0, overdueAt: null, dueAt: null, removed: false, idKey: '', nameKey: ''
+    }
     this.#jobs.set(job.id, stored)
     this.#index(stored)
     this.#emit({ type: 'job_added', jobId: job.id, nextRunTime: job.next_run_time })
@@ -476,7 +479,7 @@ export class MemoryStore implements JobStore {
   #refreshStale (): void {
     for (const stored of this.#stale) {
       this.#unindexList(stored)
-      if (stored.removed === true) {
+      if (stored.removed) {
         this.#byIdKey.delete(stored)
         this.#byNameKey.delete(stored)
       } else {
@@ -612,9 +615,18 @@ function shareStrings<T> (copy: T, original: T): T {
   for (const key in copy) {
     const value = original[key]
     if (typeof value === 'string') copy[key] = value
-    else if (value !== null && typeof value === 'object') shareStrings(copy[key], value)
+    else if (value !== null && typeof value === 'object') copy[key] = isEmpty(value) ? (Array.isArray(value) ? NO_ITEMS : NO_FIELDS) as T[typeof key] : shareStrings(copy[key], value)
   }
   return copy
+}
+
+/** Shared (frozen) empty lists and objects: most jobs have no kwargs, many no args. */
+const NO_ITEMS = Object.freeze([])
+const NO_FIELDS = Object.freeze({})
+
+function isEmpty (value: object): boolean {
+  for (const _ in value) return false
+  return true
 }
 
 function deepFreeze<T> (value: T): T {
