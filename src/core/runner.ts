@@ -61,6 +61,8 @@ export class InFlight {
   expired = false
   /** Records it missed if it still waits for a slot when its grace ends. */
   graceTimer: unknown = null
+  /** Decided ahead: waits for its time before it goes to its executor. */
+  deferred = false
   /** Links of the runner's in-flight list (no map entry to add and drop per fire). */
   prev: InFlight | null = null
   next: InFlight | null = null
@@ -163,6 +165,8 @@ export class Runner {
   readonly #inflight = new FlightList()
   /** Instances decided ahead of their time, by the instant (our clock) they go to their executor. */
   readonly #starts = new Map<number, { fns: Array<() => void>, timer: unknown }>()
+  /** Runs in #inflight that were decided ahead and wait in #starts. */
+  #deferred = 0
   readonly #idleWaiters: Array<() => void> = []
   /** Finished runs waiting for their group commit, per store. */
   readonly #finishing = new Map<JobStore, PendingFinish[]>()
@@ -177,11 +181,12 @@ export class Runner {
     this.#c = config
   }
 
-  get inflightCount (): number { return this.#inflight.size }
+  /** Runs started or waiting for a slot; not those decided ahead and waiting for their time. */
+  get inflightCount (): number { return this.#inflight.size - this.#deferred }
 
-  /** Resolves when no run is in flight. */
+  /** Resolves when no run is in flight (runs decided ahead that wait for their time do not count). */
   async settled (): Promise<void> {
-    if (this.#inflight.size === 0) return
+    if (this.inflightCount === 0) return
     await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
   }
 
@@ -207,8 +212,17 @@ export class Runner {
       : async (): Promise<void> => { for (const flight of flights) await this.#start(jobstore, job, flight) }
     // A fire decided ahead of its time (a store that claims ahead) goes to its executor when due.
     const wait = manual ? 0 : (flights[0] as InFlight).dueAt - storeNow(store, this.#c.clock)
-    if (wait > 0) this.#startAt(this.#c.clock.now() + wait, () => { this.#hand(store, jobstore, job, flights, work, manual) })
-    else this.#hand(store, jobstore, job, flights, work, manual)
+    if (wait > 0) {
+      this.#deferred += flights.length
+      for (const flight of flights) flight.deferred = true
+      this.#startAt(this.#c.clock.now() + wait, () => {
+        this.#deferred -= flights.length
+        for (const flight of flights) flight.deferred = false
+        this.#hand(store, jobstore, job, flights, work, manual)
+      })
+    } else {
+      this.#hand(store, jobstore, job, flights, work, manual)
+    }
     return flights
   }
 
@@ -307,10 +321,8 @@ export class Runner {
   #settle (flight: InFlight, error: RunRecord['error']): void {
     this.#inflight.delete(flight)
     flight.settle({ error })
-    if (this.#inflight.size === 0) {
-      this.#leasedUntil.clear()
-      for (const resolve of this.#idleWaiters.splice(0)) resolve()
-    }
+    if (this.#inflight.size === 0) this.#leasedUntil.clear()
+    if (this.inflightCount === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve()
   }
 
   /**
@@ -572,18 +584,20 @@ export class Runner {
   /** Stops running: with `wait`, lets running tasks finish (bounded), then abandons the rest. */
   async stop (wait: boolean): Promise<void> {
     const { clock, nodeId, log, metrics } = this.#c
-    const pending = this.#inflight.toArray()
-    if (pending.length === 0) { this.#clearRenewTimer(); return }
-    if (wait) {
+    // Fires decided ahead that have not gone to their executor never start now: they are
+    // abandoned below with whatever is still running, not waited for.
+    for (const { timer } of this.#starts.values()) this.#c.clock.clearTimeout(timer)
+    this.#starts.clear()
+    this.#deferred = 0
+    if (this.#inflight.size === 0) { this.#clearRenewTimer(); return }
+    const pending = this.#inflight.toArray().filter((f) => !f.deferred)
+    if (wait && pending.length > 0) {
       // A real-time bound even under a test clock: it limits how long a process may hang on close.
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#c.shutdownTimeoutMs) })
       await Promise.race([Promise.all(pending.map(async (f) => await f.done())), timeout])
       clearTimeout(timer)
     }
-    // Fires decided ahead that have not gone to their executor: abandoned below with the rest.
-    for (const { timer } of this.#starts.values()) this.#c.clock.clearTimeout(timer)
-    this.#starts.clear()
     const byStore = new Map<JobStore, InFlight[]>()
     for (const flight of this.#inflight.toArray()) {
       flight.abort(new Error('scheduler shutdown'))
