@@ -1,12 +1,25 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { SqliteStore, type TaskContext } from '../src/index.js'
+import { SqliteStore, type SchedulerPluginOptions } from '../src/index.js'
 import { T0, deferred, makeApp } from './helpers.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const s = (n: number): number => n * 1000
+
+/** An every-10-s job: `early` ms before its first fire nothing is claimed or decided; at it, it runs once. */
+async function assertClaimedAtDueTime (opts: SchedulerPluginOptions, early: number): Promise<void> {
+  const { app, clock, calls } = await makeApp(opts)
+  await app.scheduler.addJob({ id: 'tick', func: 'record', trigger: 'interval', seconds: 10 })
+  await clock.advance(s(10) - early)
+  await app.scheduler.whenIdle()
+  assert.deepEqual(await app.scheduler.getJobRuns('tick'), [], 'nothing claimed or decided before its time')
+  await clock.advance(early)
+  await app.scheduler.whenIdle()
+  assert.equal(calls.length, 1)
+  await app.close()
+}
 
 describe('deciding fires ahead (memory store, lookAheadMs)', () => {
   test('a fire is decided ahead but its task starts at its time, never before; whenIdle does not wait for it', async () => {
@@ -25,15 +38,7 @@ describe('deciding fires ahead (memory store, lookAheadMs)', () => {
   })
 
   test('lookAheadMs: 0 claims at the due time', async () => {
-    const { app, clock, calls } = await makeApp({ lookAheadMs: 0 })
-    await app.scheduler.addJob({ id: 'tick', func: 'record', trigger: 'interval', seconds: 10 })
-    await clock.advance(s(10) - 1)
-    await app.scheduler.whenIdle()
-    assert.deepEqual(await app.scheduler.getJobRuns('tick'), [], 'nothing decided before its time')
-    await clock.advance(1)
-    await app.scheduler.whenIdle()
-    assert.equal(calls.length, 1)
-    await app.close()
+    await assertClaimedAtDueTime({ lookAheadMs: 0 }, 1)
   })
 
   test('a job whose previous run is still live is decided at its time, so max_instances counts the runs live then', async () => {
@@ -72,15 +77,7 @@ describe('deciding fires ahead (memory store, lookAheadMs)', () => {
   test('a shared store (SQLite) is claimed at the due time, whatever lookAheadMs says', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fastify-apscheduler-ahead-'))
     try {
-      const { app, clock, calls } = await makeApp({ store: new SqliteStore({ path: join(dir, 'jobs.sqlite') }), tasks: { record2: (ctx: TaskContext) => { calls.push({ id: 'x', scheduledAt: ctx.scheduledAt.getTime(), at: clock.now(), args: [], runId: ctx.runId }) } } })
-      await app.scheduler.addJob({ id: 'tick', func: 'record2', trigger: 'interval', seconds: 10 })
-      await clock.advance(s(10) - 100)
-      await app.scheduler.whenIdle()
-      assert.deepEqual(await app.scheduler.getJobRuns('tick'), [], 'nothing claimed before its time')
-      await clock.advance(100)
-      await app.scheduler.whenIdle()
-      assert.equal(calls.length, 1)
-      await app.close()
+      await assertClaimedAtDueTime({ store: new SqliteStore({ path: join(dir, 'jobs.sqlite') }) }, 100)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
