@@ -50,8 +50,8 @@ export interface SchedulerPluginOptions {
   /** How long closing waits for running tasks before aborting them (ms). */
   shutdownTimeoutMs?: number
   /**
-   * How long before their time the jobs of an in-process store (the memory store) are claimed and
-   * their fires decided and written (ms); each task still starts at its due time. 0: at their time.
+   * How long before their time jobs are claimed and their fires
+   * decided and written (ms); each task still starts at its due time. 0: at their time.
    */
   lookAheadMs?: number
 }

@@ -71,10 +71,12 @@ export interface JobStore {
    */
   acquireDueJobs (opts: { owner: string, now: number, leaseMs: number, limit: number, dueBy?: number }): Promise<AcquiredJob[]>
   /**
-   * Set by a store that only this process uses (the memory store): the core may then claim jobs
-   * a little before they are due (`acquireDueJobs`' `dueBy`, later than `now`), decide and write
-   * their fires ahead, and start each task at its due time. A shared store leaves it unset, so
-   * that a process claims only what is due and fires spread over the processes.
+   * Set by a store that supports `dueBy` (every store here): the core then claims jobs a little
+   * before they are due (`dueBy` later than `now`), decides and writes their fires ahead, and
+   * starts each task at its due time. Ahead of its time, a job with a live running run is not
+   * claimed (it is at its time), so that max_instances counts the runs live when it is due. A
+   * store shared by processes may return fewer jobs than `limit` then, so that they take turns:
+   * the core claims until a claim comes back empty. Unset: claims only what is due at `now`.
    */
   readonly claimsAhead?: boolean
   /**

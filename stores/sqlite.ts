@@ -119,6 +119,11 @@ export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
 
 /** A claim pauses this long after a full claim batch, while other connections write to the file. */
 const SHARE_PAUSE_WITHIN_MS = 20
+/**
+ * A claim ahead of time takes at most this many jobs while other connections write to the file:
+ * with the pause after it, the processes claim a wave of jobs in turns, so its fires spread.
+ */
+const SHARED_AHEAD_BATCH = 20
 /** Another connection's commit within this long counts as another process using the file. */
 const OTHERS_ACTIVE_MS = 5000
 
@@ -129,8 +134,14 @@ const JOB_COLUMNS = 'data, next_run_time, next_fire_time, version'
 const RUN_COLUMNS = `run_id, job_id, scheduled_at, started_at, finished_at, status, error, node_id, trigger,
   duration_ms, lag_ms, lease_expires`
 const HISTORY_ORDER = 'scheduled_at DESC, started_at DESC, run_id DESC'
-/** Claimable now: unpaused, due and without a live claim (parameter @now). */
-const DUE = 'list_rank = 0 AND next_run_time <= @now AND (lease_expires IS NULL OR lease_expires <= @now)'
+/**
+ * Claimable: unpaused, due by @dueBy and without a live claim at @now. Ahead of its time (later
+ * than @now), a job with a live running run is left for its time, so that max_instances counts
+ * the runs live when it is due.
+ */
+const DUE = `list_rank = 0 AND next_run_time <= @dueBy AND (lease_expires IS NULL OR lease_expires <= @now)
+  AND (next_run_time <= @now OR NOT EXISTS (SELECT 1 FROM runs INDEXED BY runs_running
+    WHERE job_id = jobs.id AND status = 'running' AND (lease_expires IS NULL OR lease_expires > @now)))`
 /** Running runs whose lease lapsed (parameter ?). */
 const EXPIRED = "status = 'running' AND lease_expires <= ?"
 /** Ids whose id or name search key starts with @p: two index ranges [@p, @next) (IN drops repeats). */
@@ -206,8 +217,8 @@ export const SQL = {
   deleteClaimedJob: 'DELETE FROM jobs WHERE id = @id AND lease_owner = @owner AND version = @version',
   // The due queries name their index: with statistics the planner may prefer a skip-scan of jobs_func_list.
   // With each job, its live running runs (for max_instances).
-  selectDue: `SELECT id, lease_owner, ${JOB_COLUMNS}, (SELECT COUNT(*) FROM runs WHERE job_id = jobs.id AND status = 'running'
-        AND (lease_expires IS NULL OR lease_expires > @now)) AS running
+  selectDue: `SELECT id, lease_owner, ${JOB_COLUMNS}, (SELECT COUNT(*) FROM runs INDEXED BY runs_running
+        WHERE job_id = jobs.id AND status = 'running' AND (lease_expires IS NULL OR lease_expires > @now)) AS running
       FROM jobs INDEXED BY jobs_list WHERE ${DUE} ORDER BY list_rank, next_run_time, id LIMIT @limit`,
   setClaim: 'UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ?',
   clearOwnClaim: 'UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = ? AND lease_owner = ?',
@@ -283,6 +294,7 @@ type Statements = ReturnType<typeof prepareAll>
  */
 export class SqliteStore implements JobStore {
   readonly notifiesAcrossProcesses = false
+  readonly claimsAhead = true
   readonly path: string
   readonly busyTimeoutMs: number
   readonly #channelKey: string
@@ -306,6 +318,7 @@ export class SqliteStore implements JobStore {
   #dataVersion: number | null = null
   #othersWroteAt = -Infinity
   #fullClaimAt = -Infinity
+  #lostClaimAt = -Infinity
   /** Parsed jobs by id, with the JSON they were parsed from (see #claimedJob). */
   readonly #jobs = new Map<string, { data: string, job: JobRecord }>()
   /** Adds waiting for their group commit (see addJob). */
@@ -551,26 +564,34 @@ export class SqliteStore implements JobStore {
     return this.#ready().overdue.all(now, limit) as string[]
   }
 
-  async acquireDueJobs ({ owner, now, leaseMs, limit }: { owner: string, now: number, leaseMs: number, limit: number }): Promise<AcquiredJob[]> {
+  async acquireDueJobs ({ owner, now, leaseMs, limit, dueBy = now }: { owner: string, now: number, leaseMs: number, limit: number, dueBy?: number }): Promise<AcquiredJob[]> {
     if (limit <= 0) return []
     let s = this.#ready()
     // A read first: in WAL it takes no lock, so idle processes sharing the file do not queue for
     // the write lock at every wakeup. The transaction below decides.
-    if (s.anyDue.get({ now }) === undefined) return []
+    if (s.anyDue.get({ now, dueBy }) === undefined) return []
     const version = s.dataVersion.get() as number
     if (version !== this.#dataVersion) {
       // The first reading of a connection says nothing about others.
       if (this.#dataVersion !== null) this.#othersWroteAt = performance.now()
       this.#dataVersion = version
     }
-    if (performance.now() - this.#fullClaimAt < SHARE_PAUSE_WITHIN_MS && performance.now() - this.#othersWroteAt < OTHERS_ACTIVE_MS) {
+    const shared = performance.now() - this.#othersWroteAt < OTHERS_ACTIVE_MS
+    if (shared && dueBy > now) limit = Math.min(limit, SHARED_AHEAD_BATCH)
+    if (shared && performance.now() - this.#fullClaimAt < SHARE_PAUSE_WITHIN_MS) {
       // The claim right before took a full batch and other processes use the file: a pause lets
       // them, waiting for the lock, claim the next batch, so a wave of due jobs spreads over them.
       await sleep(1)
       s = this.#ready()
     }
     const claimed = this.#tx(() => {
-      const rows = s.selectDue.all({ now, limit: Number.isFinite(limit) ? limit : -1 }) as Array<JobRow & { id: string, lease_owner: string | null, running: number }>
+      const rows = s.selectDue.all({ now, dueBy, limit: Number.isFinite(limit) ? limit : -1 }) as Array<JobRow & { id: string, lease_owner: string | null, running: number }>
+      if (rows.length === 0 && performance.now() - this.#lostClaimAt > OTHERS_ACTIVE_MS / 2) {
+        // Due jobs seen, none left: another process took them. A write tells it that this one is
+        // here too (it reads others' commits), so that it takes its turns from now on.
+        this.#lostClaimAt = performance.now()
+        s.setMeta.run('claim_contention', owner)
+      }
       return rows.map((row) => {
         s.setClaim.run(owner, now + leaseMs, row.id)
         return { job: this.#claimedJob(row), running: row.running, takeover: row.lease_owner !== null }

@@ -1,6 +1,6 @@
-import { test, describe } from 'node:test'
+import { test, describe, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { SqliteStore, type SchedulerPluginOptions } from '../src/index.js'
+import { MemoryStore, SqliteStore, type JobStore } from '../src/index.js'
 import { T0, deferred, makeApp } from './helpers.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -8,84 +8,87 @@ import { join } from 'node:path'
 
 const s = (n: number): number => n * 1000
 
-/** An every-10-s job: `early` ms before its first fire nothing is claimed or decided; at it, it runs once. */
-async function assertClaimedAtDueTime (opts: SchedulerPluginOptions, early: number): Promise<void> {
-  const { app, clock, calls } = await makeApp(opts)
-  await app.scheduler.addJob({ id: 'tick', func: 'record', trigger: 'interval', seconds: 10 })
-  await clock.advance(s(10) - early)
-  await app.scheduler.whenIdle()
-  assert.deepEqual(await app.scheduler.getJobRuns('tick'), [], 'nothing claimed or decided before its time')
-  await clock.advance(early)
-  await app.scheduler.whenIdle()
-  assert.equal(calls.length, 1)
-  await app.close()
+/** A store per test: the memory store, and SQLite on a file of its own. */
+const stores: Array<[string, () => { store: JobStore, done: () => void }]> = [
+  ['memory', () => ({ store: new MemoryStore(), done: () => {} })],
+  ['SQLite', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fastify-apscheduler-ahead-'))
+    return { store: new SqliteStore({ path: join(dir, 'jobs.sqlite') }), done: () => { rmSync(dir, { recursive: true, force: true }) } }
+  }]
+]
+
+for (const [storeName, makeStore] of stores) {
+  describe(`deciding fires ahead (${storeName} store, lookAheadMs)`, () => {
+    let store: JobStore
+    let done: () => void
+    beforeEach(() => { ({ store, done } = makeStore()) })
+    afterEach(() => { done() })
+
+    test('a fire is decided ahead but its task starts at its time, never before; whenIdle does not wait for it', async () => {
+      const { app, clock, calls } = await makeApp({ store })
+      await app.scheduler.addJob({ id: 'tick', func: 'record', trigger: 'interval', seconds: 10 })
+      await clock.advance(s(10) - 100)
+      await app.scheduler.whenIdle()
+      assert.equal(calls.length, 0, 'not started before its time')
+      const [decided] = await app.scheduler.getJobRuns('tick')
+      assert.equal(decided?.status, 'running', 'decided and written ahead')
+      assert.equal((await app.scheduler.getJob('tick'))?.next_run_time, '2030-01-01T00:00:20+00:00')
+      await clock.advance(100)
+      await app.scheduler.whenIdle()
+      assert.deepEqual(calls.map((c) => [c.scheduledAt - T0, c.at - T0]), [[s(10), s(10)]], 'started exactly at its time')
+      await app.close()
+    })
+
+    test('lookAheadMs: 0 claims at the due time', async () => {
+      const { app, clock, calls } = await makeApp({ store, lookAheadMs: 0 })
+      await app.scheduler.addJob({ id: 'tick', func: 'record', trigger: 'interval', seconds: 10 })
+      await clock.advance(s(10) - 1)
+      await app.scheduler.whenIdle()
+      assert.deepEqual(await app.scheduler.getJobRuns('tick'), [], 'nothing claimed or decided before its time')
+      await clock.advance(1)
+      await app.scheduler.whenIdle()
+      assert.equal(calls.length, 1)
+      await app.close()
+    })
+
+    test('a job whose previous run is still live is decided at its time, so max_instances counts the runs live then', async () => {
+      const gate = deferred()
+      let started = 0
+      const { app, clock } = await makeApp({
+        store,
+        tasks: { slow: async () => { started++; if (started === 1) await gate.promise } }
+      })
+      const skips: unknown[] = []
+      app.scheduler.on('job_max_instances', (e) => skips.push(e))
+      await app.scheduler.addJob({ id: 'slow', func: 'slow', trigger: 'interval', seconds: 1, max_instances: 1 })
+      await clock.advance(s(1)) // the first run starts and hangs
+      await clock.advance(s(1) - 100) // within the window of the next fire: the run is live, so it is left
+      gate.resolve() // the first run finishes before the next fire is due
+      await clock.advance(100)
+      await app.scheduler.whenIdle()
+      assert.equal(started, 2, 'the next fire ran')
+      assert.deepEqual(skips, [], 'not skipped by max_instances')
+      await app.close()
+    })
+
+    test('shutting down abandons a fire decided ahead at once instead of waiting for its time', async () => {
+      const { app, clock, calls } = await makeApp({ store, shutdownTimeoutMs: 60_000 })
+      await app.scheduler.addJob({ id: 'tick', func: 'record', trigger: 'interval', seconds: 10 })
+      await clock.advance(s(10) - 100)
+      const t0 = Date.now()
+      await app.scheduler.shutdown({ wait: true })
+      assert.ok(Date.now() - t0 < 5000, 'shutdown did not wait out its bound')
+      const [run] = await app.scheduler.getJobRuns('tick')
+      assert.equal(run?.status, 'abandoned')
+      await clock.advance(s(1))
+      assert.equal(calls.length, 0, 'the abandoned fire never starts')
+      await app.close()
+    })
+  })
 }
 
-describe('deciding fires ahead (memory store, lookAheadMs)', () => {
-  test('a fire is decided ahead but its task starts at its time, never before; whenIdle does not wait for it', async () => {
-    const { app, clock, calls } = await makeApp()
-    await app.scheduler.addJob({ id: 'tick', func: 'record', trigger: 'interval', seconds: 10 })
-    await clock.advance(s(10) - 100)
-    await app.scheduler.whenIdle()
-    assert.equal(calls.length, 0, 'not started before its time')
-    const [decided] = await app.scheduler.getJobRuns('tick')
-    assert.equal(decided?.status, 'running', 'decided and written ahead')
-    assert.equal((await app.scheduler.getJob('tick'))?.next_run_time, '2030-01-01T00:00:20+00:00')
-    await clock.advance(100)
-    await app.scheduler.whenIdle()
-    assert.deepEqual(calls.map((c) => [c.scheduledAt - T0, c.at - T0]), [[s(10), s(10)]], 'started exactly at its time')
-    await app.close()
-  })
-
-  test('lookAheadMs: 0 claims at the due time', async () => {
-    await assertClaimedAtDueTime({ lookAheadMs: 0 }, 1)
-  })
-
-  test('a job whose previous run is still live is decided at its time, so max_instances counts the runs live then', async () => {
-    const gate = deferred()
-    let started = 0
-    const { app, clock } = await makeApp({
-      tasks: { slow: async () => { started++; if (started === 1) await gate.promise } }
-    })
-    const skips: unknown[] = []
-    app.scheduler.on('job_max_instances', (e) => skips.push(e))
-    await app.scheduler.addJob({ id: 'slow', func: 'slow', trigger: 'interval', seconds: 1, max_instances: 1 })
-    await clock.advance(s(1)) // the first run starts and hangs
-    await clock.advance(s(1) - 100) // within the window of the next fire: the run is live, so it is left
-    gate.resolve() // the first run finishes before the next fire is due
-    await clock.advance(100)
-    await app.scheduler.whenIdle()
-    assert.equal(started, 2, 'the next fire ran')
-    assert.deepEqual(skips, [], 'not skipped by max_instances')
-    await app.close()
-  })
-
-  test('shutting down abandons a fire decided ahead at once instead of waiting for its time', async () => {
-    const { app, clock, calls } = await makeApp({ shutdownTimeoutMs: 60_000 })
-    await app.scheduler.addJob({ id: 'tick', func: 'record', trigger: 'interval', seconds: 10 })
-    await clock.advance(s(10) - 100)
-    const t0 = Date.now()
-    await app.scheduler.shutdown({ wait: true })
-    assert.ok(Date.now() - t0 < 5000, 'shutdown did not wait out its bound')
-    const [run] = await app.scheduler.getJobRuns('tick')
-    assert.equal(run?.status, 'abandoned')
-    await clock.advance(s(1))
-    assert.equal(calls.length, 0, 'the abandoned fire never starts')
-    await app.close()
-  })
-
-  test('a shared store (SQLite) is claimed at the due time, whatever lookAheadMs says', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fastify-apscheduler-ahead-'))
-    try {
-      await assertClaimedAtDueTime({ store: new SqliteStore({ path: join(dir, 'jobs.sqlite') }) }, 100)
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
-
-  test('lookAheadMs is validated: at most 1000 and under half of leaseMs', async () => {
-    await assert.rejects(makeApp({ lookAheadMs: 1001, leaseMs: 10_000 }), /lookAheadMs/)
-    await assert.rejects(makeApp({ lookAheadMs: 600, leaseMs: 1000 }), /lookAheadMs/)
-    await assert.rejects(makeApp({ lookAheadMs: -1 }), /lookAheadMs/)
-  })
+test('lookAheadMs is validated: at most 1000 and under half of leaseMs', async () => {
+  await assert.rejects(makeApp({ lookAheadMs: 1001, leaseMs: 10_000 }), /lookAheadMs/)
+  await assert.rejects(makeApp({ lookAheadMs: 600, leaseMs: 1000 }), /lookAheadMs/)
+  await assert.rejects(makeApp({ lookAheadMs: -1 }), /lookAheadMs/)
 })

@@ -370,6 +370,26 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         assert.equal((await store.getJob('a'))?.next_run_time, BASE + 10_000)
       })
 
+      test('ahead of time (dueBy): jobs due by then are claimed; one with a live run is left for its time', async () => {
+        assert.equal(store.claimsAhead, true)
+        await store.addJob(job('due', { next_run_time: BASE - 5 }))
+        await store.addJob(job('busy', { next_run_time: BASE + 100 }))
+        await store.addJob(job('soon', { next_run_time: BASE + 200 }))
+        await store.addJob(job('later', { next_run_time: BASE + 400 }))
+        await store.insertRuns([running('busy', 'node-b', BASE + LEASE, { scheduled_at: BASE - 900 })], 100)
+        const ahead = await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 10, dueBy: BASE + 250 })
+        assert.deepEqual(ahead.map((a) => [a.job.id, a.running]), [['due', 0], ['soon', 0]])
+        assert.deepEqual(await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 10, dueBy: BASE + 250 }), [])
+        // At its time the busy job is claimed, with its live run counted (for max_instances).
+        const atTime = await store.acquireDueJobs({ owner: 'one', now: BASE + 100, leaseMs: LEASE, limit: 10, dueBy: BASE + 350 })
+        assert.deepEqual(atTime.map((a) => [a.job.id, a.running]), [['busy', 1]])
+        // A claim made ahead holds like any other until released.
+        const other = await sibling()
+        assert.deepEqual(await other.acquireDueJobs({ owner: 'two', now: BASE + 200, leaseMs: LEASE, limit: 10 }), [])
+        assert.equal(await release(store, 'soon', 'one', outcome(1, { runs: [running('soon', 'one', BASE + LEASE, { scheduled_at: BASE + 200 })] })), true)
+        assert.equal((await store.getJob('soon'))?.next_run_time, BASE + 10_000)
+      })
+
       test('acquired jobs carry the count of their live running runs', async () => {
         await store.addJob(job('a'))
         await store.addJob(job('b'))

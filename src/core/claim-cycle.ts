@@ -34,7 +34,7 @@ export interface ClaimCycleConfig {
   /** Longest sleep of the timer, so clock jumps and suspends are noticed. */
   maxSleepMs: number
   /**
-   * How long before their time jobs of a store that claims ahead (the memory store) are claimed
+   * How long before their time jobs of a store that claims ahead (`claimsAhead`) are claimed
    * and decided; their tasks start at their due time. 0: at their time.
    */
   lookAheadMs: number
@@ -171,7 +171,9 @@ export class ClaimCycle {
         // A claim that waited (another process held the SQLite lock) is decided at the time it
         // returned: fires that came due meanwhile run in this instance rather than meet it at max_instances.
         await this.#fire(store, jobstore, acquired, Math.max(now, storeNow(store, this.#c.clock)))
-        if (acquired.length < limit || !this.#active) break
+        // Until a claim comes back empty: a store sharing its jobs with other processes may
+        // claim fewer than asked ahead of time, so that they take turns.
+        if (acquired.length === 0 || !this.#active) break
         // Between batches, let timers, I/O and the runs just started have the event loop: an
         // in-process store answers in microtasks, so a long run of batches would starve them.
         await new Promise<void>((resolve) => setImmediate(resolve))

@@ -1,15 +1,19 @@
 --[[
-  Claims up to `limit` due jobs that are unpaused and not under a live claim, in next_run_time
-  order (then id). Claims whose holder let them lapse are taken over when their job is due, and
-  dropped (the job rescheduled as stored) when it is not.
+  Claims up to `limit` jobs due by `now + ahead` that are unpaused and not under a live claim, in
+  next_run_time order (then id). Ahead of its time (later than now), a job with a live running run
+  is left for its time, so that max_instances counts the runs live when it is due. Claims whose
+  holder let them lapse are taken over when their job is due, and dropped (the job rescheduled as
+  stored) when it is not.
     ARGV[1] owner, ARGV[2] caller's now, ARGV[3] lease ms, ARGV[4] limit (-1 = none),
-    ARGV[5] '1' when the server clock rules
+    ARGV[5] '1' when the server clock rules, ARGV[6] ahead ms (0: due now only)
   Returns { now, id, record JSON, job state, live running runs, takeover (1/0), ... }
 ]]
 local owner = ARGV[1]
 local now = judgeNow(ARGV[2], ARGV[5])
 local leaseMs = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
+local dueBy = now + tonumber(ARGV[6])
+local live = '(' .. num(now)
 local cands = {}
 
 for _, id in ipairs(rcall('ZRANGEBYSCORE', K.claims, '-inf', now)) do
@@ -24,16 +28,23 @@ for _, id in ipairs(rcall('ZRANGEBYSCORE', K.claims, '-inf', now)) do
   end
 end
 
-local fresh
-if limit < 0 then
-  fresh = rcall('ZRANGEBYSCORE', K.next, '-inf', now, 'WITHSCORES')
-else
-  fresh = rcall('ZRANGEBYSCORE', K.next, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+-- Pages of the schedule up to dueBy: jobs left for their time (a live run) do not use up the batch.
+local page = limit < 0 and -1 or limit
+local offset, fresh = 0, 0
+while limit < 0 or fresh < limit do
+  local rows = rcall('ZRANGEBYSCORE', K.next, '-inf', dueBy, 'WITHSCORES', 'LIMIT', offset, page)
+  for i = 1, #rows, 2 do
+    local nrt = tonumber(rows[i + 1])
+    if nrt <= now or rcall('ZCOUNT', jrunKey(rows[i]), live, '+inf') == 0 then
+      cands[#cands + 1] = { id = rows[i], nrt = nrt, takeover = 0 }
+      fresh = fresh + 1
+      if fresh == limit then break end
+    end
+  end
+  if page < 0 or #rows < 2 * page then break end
+  offset = offset + page
 end
-for i = 1, #fresh, 2 do
-  cands[#cands + 1] = { id = fresh[i], nrt = tonumber(fresh[i + 1]), takeover = 0 }
-end
-if #cands > #fresh / 2 then
+if #cands > fresh then
   table.sort(cands, function (a, b)
     if a.nrt ~= b.nrt then return a.nrt < b.nrt end
     return a.id < b.id
@@ -60,7 +71,6 @@ bulk('ZADD', K.claims, claims)
 bulk('HSET', K.owners, owners)
 local records = hmget(K.jobs, ids)
 local states = hmget(K.jobst, ids)
-local live = '(' .. num(now)
 local out = { num(now) }
 for i, c in ipairs(take) do
   out[#out + 1] = c.id
