@@ -106,9 +106,13 @@ function checkStore (value: unknown, option: string): JobStore {
   return value as JobStore
 }
 
-/** Default 250 ms; at most 1 s, and under half the lease, so a claim never lapses before its fire. */
+/**
+ * Default 1 s (a quarter of the lease at most): long enough for a store to claim and write a wave
+ * of thousands of fires before it is due. At most 1 s, and under half the lease, so a claim never
+ * lapses before its fire.
+ */
 function readLookAhead (value: unknown, leaseMs: number): number {
-  if (value === undefined) return Math.min(250, Math.floor(leaseMs / 4))
+  if (value === undefined) return Math.min(1000, Math.floor(leaseMs / 4))
   const ms = positiveInt(value, 'lookAheadMs', 0)
   if (ms > 1000 || ms >= leaseMs / 2) fail('lookAheadMs', `must be at most 1000 and under half of leaseMs (${leaseMs}) (got ${ms})`)
   return ms

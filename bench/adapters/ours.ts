@@ -79,6 +79,7 @@ export class OursAdapter implements Adapter {
       store: makeStore(ctx),
       nodeId: ctx.node,
       autoStart: false,
+      ...(process.env.BENCH_LOOKAHEAD_MS !== undefined ? { lookAheadMs: Number(process.env.BENCH_LOOKAHEAD_MS) } : {}),
       executors: { default: { maxConcurrency: OURS_CONCURRENCY } },
       tasks: {
         noop: (task: TaskContext) => { ctx.onFire(task.args[0] as number, task.scheduledAt.getTime(), nowMs()) }

@@ -202,7 +202,6 @@ export class Runner {
       const flight = new InFlight(run, store, manual ? run.scheduled_at : dueAtOf(job, run))
       flights[i] = flight
       this.#inflight.add(flight)
-      if (this.#c.listening('job_submitted')) this.#emitRun('job_submitted', job, jobstore, run)
     }
     const lease = runs[0]?.lease_expires ?? null
     if (lease !== null && !(lease >= (this.#leasedUntil.get(store) ?? Infinity))) this.#leasedUntil.set(store, lease)
@@ -229,6 +228,8 @@ export class Runner {
   /** Gives an instance to its executor, and arms the grace timers of runs that must wait for a slot. */
   #hand (store: JobStore, jobstore: string, job: JobRecord, flights: InFlight[], work: Work, manual: boolean): void {
     const executor = this.executorOf(job)
+    // Submitted when it goes to its executor: a fire decided ahead, at its time.
+    if (this.#c.listening('job_submitted')) for (const flight of flights) this.#emitRun('job_submitted', job, jobstore, flight.run)
     // With a free slot the first run starts (and a task that does not await finishes) in here.
     executor.submit(work, manual)
     // A scheduled fire still waiting for a slot when its grace ends is recorded missed then, not
