@@ -72,8 +72,8 @@ const DEFAULT_URL = 'redis://127.0.0.1:6379'
 /** Parsed job records kept per store (cleared when full). */
 const RECORD_CACHE_SIZE = 100_000
 const OFFSET_SAMPLE_MS = 10_000
-/** Most jobs one claim takes ahead of their time (see acquireDueJobs). */
-const AHEAD_BATCH = 25
+/** Most jobs one claim takes ahead of their time while other workers claim too (acquireDueJobs.lua). */
+const AHEAD_TURN = 25
 /** How long finished runs wait for Redis to come back before their results are given up. */
 const FINISH_RETRY_MS = 60_000
 
@@ -375,9 +375,7 @@ export class RedisStore implements JobStore {
     if (limit <= 0) return []
     // Ahead as a length, not an instant: the script judges due-ness by the server's clock.
     const ahead = Math.max(0, dueBy - now)
-    // Small batches ahead of time: workers claiming a wave of jobs take turns at the server.
-    if (ahead > 0) limit = Math.min(limit, AHEAD_BATCH)
-    const out = await this.#run('acquireDueJobs', owner, now, leaseMs, Number.isFinite(limit) ? Math.floor(limit) : -1, this.#serverFlag, ahead) as Array<string | number>
+    const out = await this.#run('acquireDueJobs', owner, now, leaseMs, Number.isFinite(limit) ? Math.floor(limit) : -1, this.#serverFlag, ahead, AHEAD_TURN) as Array<string | number>
     const acquired: AcquiredJob[] = []
     for (let i = 1; i < out.length; i += 5) {
       acquired.push({

@@ -16,6 +16,7 @@
     P:next      zset   unpaused, unclaimed jobs with a next_run_time: what can become due
     P:claims    zset   claimed job id -> claim expiry
     P:owners    hash   claimed job id -> claim owner
+    P:claimers  zset   owner -> when it last asked for due jobs (the workers taking turns)
     P:runs      hash   run id -> the run's trigger ('scheduled'/'manual'; older versions: the run's JSON)
     P:runst     hash   run id -> "status\tscheduled_at\tstarted_at\tfinished_at\tduration_ms\tlag_ms\tnode(JSON)\tjob(JSON)\terror(JSON)"
     P:running   zset   running run id -> lease expiry (+inf when none)
@@ -30,7 +31,7 @@ local P = string.sub(KEYS[1], 1, -6)
 local K = {
   jobs = KEYS[1], jobst = P .. ':jobst', jobix = P .. ':jobix', next = P .. ':next',
   sid = P .. ':sid', sname = P .. ':sname', overdue = P .. ':overdue',
-  claims = P .. ':claims', owners = P .. ':owners', runs = P .. ':runs', runst = P .. ':runst',
+  claims = P .. ':claims', owners = P .. ':owners', claimers = P .. ':claimers', runs = P .. ':runs', runst = P .. ':runst',
   running = P .. ':running', state = P .. ':state', changes = P .. ':changes'
 }
 local function histKey (jobId) return P .. ':hist:' .. jobId end

@@ -5,14 +5,24 @@
   holder let them lapse are taken over when their job is due, and dropped (the job rescheduled as
   stored) when it is not.
     ARGV[1] owner, ARGV[2] caller's now, ARGV[3] lease ms, ARGV[4] limit (-1 = none),
-    ARGV[5] '1' when the server clock rules, ARGV[6] ahead ms (0: due now only)
+    ARGV[5] '1' when the server clock rules, ARGV[6] ahead ms (0: due now only),
+    ARGV[7] most jobs taken ahead of their time while other workers claim too (their turn)
   Returns { now, id, record JSON, job state, live running runs, takeover (1/0), ... }
 ]]
 local owner = ARGV[1]
 local now = judgeNow(ARGV[2], ARGV[5])
 local leaseMs = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
-local dueBy = now + tonumber(ARGV[6])
+local ahead = tonumber(ARGV[6])
+local dueBy = now + ahead
+-- Workers that asked within 5 s take turns ahead of time: small batches, served in turn by the
+-- server, so a wave of due jobs spreads over them. Alone, a worker takes whole batches.
+rcall('ZADD', K.claimers, now, owner)
+rcall('ZREMRANGEBYSCORE', K.claimers, '-inf', now - 5000)
+if ahead > 0 and rcall('ZCARD', K.claimers) > 1 then
+  local turn = tonumber(ARGV[7])
+  if limit < 0 or limit > turn then limit = turn end
+end
 local live = '(' .. num(now)
 local cands = {}
 
