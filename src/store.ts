@@ -219,6 +219,11 @@ export interface JobRelease {
 
 export interface RunFinish {
   runId: string
+  /**
+   * The run's job, when the caller knows it (the core always does): an in-process store finds the
+   * run through its job instead of keeping an index of running runs by id.
+   */
+  jobId?: string
   result: RunResult
 }
 

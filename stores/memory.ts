@@ -83,12 +83,19 @@ export class MemoryStore implements JobStore {
   readonly #byIdKey = new BTree<StoredJob, undefined>(undefined, idKeyOrder)
   readonly #byNameKey = new BTree<StoredJob, undefined>(undefined, nameKeyOrder)
 
-  readonly #running = new Map<string, RunRecord>()
   /**
-   * Running runs by lease expiry: a tree of the distinct expiry instants, each with its runs (the
-   * runs of one claim share one instant, so this keeps the tree small and its keys plain numbers).
+   * Histories that had a running run since they were last looked at: running runs are found
+   * through their job (a finish names it) or by walking these (renewals, expiry: every few
+   * seconds), not through an index by run id, which thousands of fires a second would fill and
+   * empty (and reallocate) every second. Histories found without a running run are dropped then.
    */
-  readonly #leases = new BTree<number, Set<RunRecord>>()
+  readonly #withRunning = new Set<History>()
+  /**
+   * How many running runs hold a lease expiring at each instant. Counts, not the runs: the runs of
+   * a wakeup share one instant, and a set of thousands of runs made and emptied every second
+   * would be garbage every second. The runs themselves are looked for only when one lapses (rare).
+   */
+  readonly #leases = new BTree<number, number>()
   readonly #history = new Map<string, History>()
   readonly #listeners = new Set<(change: StoreChange) => void>()
   /**
@@ -261,8 +268,11 @@ export class MemoryStore implements JobStore {
 
   async renewRunLeases (owner: string, runIds: string[], leaseExpires: number): Promise<string[]> {
     const held: string[] = []
+    if (runIds.length === 0) return held
+    const running = new Map<string, RunRecord>()
+    for (const run of this.#runningRuns()) running.set(run.run_id, run)
     for (const id of runIds) {
-      const run = this.#running.get(id)
+      const run = running.get(id)
       if (run === undefined || run.node_id !== owner) continue
       this.#unlease(run)
       run.lease_expires = leaseExpires
@@ -275,12 +285,11 @@ export class MemoryStore implements JobStore {
   async finishRuns (owner: string, finishes: RunFinish[]): Promise<boolean[]> {
     const written: boolean[] = new Array(finishes.length)
     for (let i = 0; i < finishes.length; i++) {
-      const { runId, result } = finishes[i] as RunFinish
-      const run = this.#running.get(runId)
+      const { runId, jobId, result } = finishes[i] as RunFinish
+      const run = this.#findRunning(runId, jobId)
       if (run === undefined || run.node_id !== owner) { written[i] = false; continue }
       written[i] = true
       if (!this.#jobs.has(run.job_id)) { this.#dropRun(run); continue }
-      this.#running.delete(runId)
       this.#unlease(run)
       const history = this.#history.get(run.job_id) as History
       removeItem(history.running, run)
@@ -299,16 +308,18 @@ export class MemoryStore implements JobStore {
   }
 
   async expireRuns (now: number): Promise<RunRecord[]> {
+    const first = this.#leases.minKey()
+    if (first === undefined || first > now) return []
     const lapsed: RunRecord[] = []
-    for (const [at, runs] of this.#leases.entries()) {
-      if (at > now) break
-      lapsed.push(...runs)
+    for (const run of this.#runningRuns()) {
+      if (run.lease_expires !== null && run.lease_expires <= now) lapsed.push(run)
     }
+    // By lease expiry (stable: in the order they started within one instant).
+    lapsed.sort((a, b) => (a.lease_expires as number) - (b.lease_expires as number))
     return lapsed.map((run) => {
       this.#unlease(run)
       const history = this.#history.get(run.job_id)
       if (history !== undefined) removeItem(history.running, run)
-      this.#running.delete(run.run_id)
       run.status = 'abandoned'
       run.finished_at = now
       run.lease_expires = null
@@ -513,17 +524,39 @@ export class MemoryStore implements JobStore {
     return count
   }
 
+  /** A running run by id: through its job when the caller named it, else by walking the histories with running runs. */
+  #findRunning (runId: string, jobId: string | undefined): RunRecord | undefined {
+    if (jobId !== undefined) {
+      const running = this.#history.get(jobId)?.running
+      if (running === undefined) return undefined
+      for (const run of running) if (run.run_id === runId) return run
+      return undefined
+    }
+    for (const run of this.#runningRuns()) if (run.run_id === runId) return run
+    return undefined
+  }
+
+  /** Every running run (a snapshot), dropping the histories that have none left. */
+  #runningRuns (): RunRecord[] {
+    const out: RunRecord[] = []
+    for (const history of this.#withRunning) {
+      if (history.running.length === 0) this.#withRunning.delete(history)
+      else out.push(...history.running)
+    }
+    return out
+  }
+
   #lease (run: RunRecord): void {
     if (run.lease_expires === null) return
-    const runs = this.#leases.get(run.lease_expires)
-    if (runs === undefined) this.#leases.set(run.lease_expires, new Set([run]))
-    else runs.add(run)
+    this.#leases.set(run.lease_expires, (this.#leases.get(run.lease_expires) ?? 0) + 1)
   }
 
   #unlease (run: RunRecord): void {
     if (run.lease_expires === null) return
-    const runs = this.#leases.get(run.lease_expires)
-    if (runs?.delete(run) === true && runs.size === 0) this.#leases.delete(run.lease_expires)
+    const count = this.#leases.get(run.lease_expires)
+    if (count === undefined) return
+    if (count > 1) this.#leases.set(run.lease_expires, count - 1)
+    else this.#leases.delete(run.lease_expires)
   }
 
   /** Stores a run in its job's history order (a new one: the claim cycle's runs never exist yet). */
@@ -540,7 +573,7 @@ export class MemoryStore implements JobStore {
     else runs.splice(i, 0, run)
     if (run.status === 'running') {
       history.running.push(run)
-      this.#running.set(run.run_id, run)
+      this.#withRunning.add(history)
       this.#lease(run)
     }
   }
@@ -558,10 +591,9 @@ export class MemoryStore implements JobStore {
   }
 
   #dropRun (run: RunRecord): void {
-    if (this.#running.delete(run.run_id)) this.#unlease(run)
     const history = this.#history.get(run.job_id)
     if (history === undefined) return
-    removeItem(history.running, run)
+    if (removeItem(history.running, run)) this.#unlease(run)
     const i = history.runs.lastIndexOf(run)
     if (i >= 0) history.runs.splice(i, 1)
     if (history.runs.length === 0) this.#history.delete(run.job_id)
@@ -594,12 +626,13 @@ export class MemoryStore implements JobStore {
   }
 }
 
-/** Removes an item from an unordered list (no splice: it would allocate the removed part). */
-function removeItem<T> (items: T[], item: T): void {
+/** Removes an item from an unordered list (no splice: it would allocate the removed part); false when absent. */
+function removeItem<T> (items: T[], item: T): boolean {
   const i = items.indexOf(item)
-  if (i < 0) return
+  if (i < 0) return false
   items[i] = items[items.length - 1] as T
   items.pop()
+  return true
 }
 
 /**

@@ -28,19 +28,38 @@ interface PendingFinish extends RunFinish {
 
 /**
  * A task's result waiting for its group commit, with what is needed once it is written: one
- * object per run rather than a callback closing over all of it.
+ * object per run (its own RunResult too) rather than a callback closing over all of it.
  */
-class TaskFinish implements PendingFinish {
+class TaskFinish implements PendingFinish, RunResult {
+  readonly runId: string
+  readonly jobId: string
+  readonly status: 'success' | 'error'
+  readonly started_at: number
+  readonly finished_at: number
+  readonly error: RunRecord['error']
+  readonly duration_ms: number
+  readonly lag_ms: number
+
   constructor (
-    readonly runId: string,
-    readonly result: RunResult,
     readonly flight: InFlight,
-    readonly jobstore: string,
-    readonly job: JobRecord,
-    readonly ctx: LazyTaskContext,
+    startedAt: number,
+    finishedAt: number,
+    lag: number,
+    error: RunRecord['error'],
     readonly retval: unknown,
     readonly onWritten: (finish: TaskFinish, recorded: Recorded) => void
-  ) {}
+  ) {
+    this.runId = flight.run.run_id
+    this.jobId = flight.run.job_id
+    this.status = error === null ? 'success' : 'error'
+    this.started_at = startedAt
+    this.finished_at = finishedAt
+    this.error = error
+    this.duration_ms = finishedAt - startedAt
+    this.lag_ms = lag
+  }
+
+  get result (): RunResult { return this }
 
   written (recorded: Recorded): void { this.onWritten(this, recorded) }
 }
@@ -55,6 +74,13 @@ export class InFlight {
   readonly store: JobStore
   /** When it is due to start (jitter included): its misfire grace counts from here. */
   readonly dueAt: number
+  readonly job: JobRecord
+  readonly jobstore: string
+  /**
+   * The other runs of its instance (catch-up fires of one job, run one after another), itself
+   * included; null for the usual instance of one run, which is then the flight itself.
+   */
+  readonly group: InFlight[] | null
   aborted = false
   /** Started by its executor; or recorded missed while it waited for a slot. */
   started = false
@@ -69,13 +95,18 @@ export class InFlight {
   listed = false
   #reason: unknown
   #controller: AbortController | null = null
-  #outcome: RunOutcome | null = null
+  #settled = false
+  /** The outcome's error, kept bare: an outcome object is made only for a caller who awaits it. */
+  #error: RunRecord['error'] = null
   #waiters: Array<(outcome: RunOutcome) => void> | null = null
 
-  constructor (run: RunRecord, store: JobStore, dueAt: number) {
+  constructor (run: RunRecord, store: JobStore, dueAt: number, job: JobRecord, jobstore: string, group: InFlight[] | null) {
     this.run = run
     this.store = store
     this.dueAt = dueAt
+    this.job = job
+    this.jobstore = jobstore
+    this.group = group
   }
 
   get signal (): AbortSignal {
@@ -95,13 +126,15 @@ export class InFlight {
 
   /** Resolves with the run's outcome once its result is written (never rejects). */
   async done (): Promise<RunOutcome> {
-    if (this.#outcome !== null) return this.#outcome
+    if (this.#settled) return { error: this.#error }
     return await new Promise<RunOutcome>((resolve) => { (this.#waiters ??= []).push(resolve) })
   }
 
-  settle (outcome: RunOutcome): void {
-    this.#outcome = outcome
-    for (const resolve of this.#waiters ?? []) resolve(outcome)
+  settle (error: RunRecord['error']): void {
+    this.#settled = true
+    this.#error = error
+    if (this.#waiters === null) return
+    for (const resolve of this.#waiters) resolve({ error })
     this.#waiters = null
   }
 }
@@ -164,7 +197,7 @@ export class Runner {
   readonly #c: RunnerConfig
   readonly #inflight = new FlightList()
   /** Instances decided ahead of their time, by the instant (our clock) they go to their executor. */
-  readonly #starts = new Map<number, { fns: Array<() => void>, timer: unknown }>()
+  readonly #starts = new Map<number, { due: InFlight[], timer: unknown }>()
   /** Runs in #inflight that were decided ahead and wait in #starts. */
   #deferred = 0
   readonly #idleWaiters: Array<() => void> = []
@@ -196,75 +229,85 @@ export class Runner {
    */
   submit (store: JobStore, jobstore: string, job: JobRecord, runs: RunRecord[], manual = false): InFlight[] {
     const flights: InFlight[] = new Array(runs.length)
+    const group = runs.length === 1 ? null : flights
     for (let i = 0; i < runs.length; i++) {
       const run = runs[i] as RunRecord
       // A manual run is due when asked for; a scheduled one when its fire is (jitter included).
-      const flight = new InFlight(run, store, manual ? run.scheduled_at : dueAtOf(job, run))
+      const flight = new InFlight(run, store, manual ? run.scheduled_at : dueAtOf(job, run), job, jobstore, group)
       flights[i] = flight
       this.#inflight.add(flight)
     }
     const lease = runs[0]?.lease_expires ?? null
     if (lease !== null && !(lease >= (this.#leasedUntil.get(store) ?? Infinity))) this.#leasedUntil.set(store, lease)
     this.#ensureRenewal()
-    const work = flights.length === 1
-      ? () => this.#start(jobstore, job, flights[0] as InFlight)
-      : async (): Promise<void> => { for (const flight of flights) await this.#start(jobstore, job, flight) }
+    const first = flights[0] as InFlight
     // A fire decided ahead of its time (a store that claims ahead) goes to its executor when due.
-    const wait = manual ? 0 : (flights[0] as InFlight).dueAt - storeNow(store, this.#c.clock)
+    const wait = manual ? 0 : first.dueAt - storeNow(store, this.#c.clock)
     if (wait > 0) {
       this.#deferred += flights.length
       for (const flight of flights) flight.deferred = true
-      this.#startAt(this.#c.clock.now() + wait, () => {
-        this.#deferred -= flights.length
-        for (const flight of flights) flight.deferred = false
-        this.#hand(store, jobstore, job, flights, work, manual)
-      })
+      // The instance itself waits (no closure per fire): it lives until its time, so it is kept small.
+      this.#startAt(this.#c.clock.now() + wait, first)
     } else {
-      this.#hand(store, jobstore, job, flights, work, manual)
+      this.#hand(first, manual)
     }
     return flights
   }
 
-  /** Gives an instance to its executor, and arms the grace timers of runs that must wait for a slot. */
-  #hand (store: JobStore, jobstore: string, job: JobRecord, flights: InFlight[], work: Work, manual: boolean): void {
+  /** Gives an instance (its first flight) to its executor, and arms the grace timers of runs that must wait for a slot. */
+  #hand (first: InFlight, manual: boolean): void {
+    const { job, store } = first
+    const flights = first.group
     const executor = this.executorOf(job)
     // Submitted when it goes to its executor: a fire decided ahead, at its time.
-    if (this.#c.listening('job_submitted')) for (const flight of flights) this.#emitRun('job_submitted', job, jobstore, flight.run)
+    if (this.#c.listening('job_submitted')) {
+      if (flights === null) this.#emitRun('job_submitted', job, first.jobstore, first.run)
+      else for (const flight of flights) this.#emitRun('job_submitted', job, flight.jobstore, flight.run)
+    }
+    // Made when due, not when decided: it is gone as soon as the slot ran it.
+    const work: Work = flights === null
+      ? () => this.#start(first)
+      : async (): Promise<void> => { for (const flight of flights) await this.#start(flight) }
     // With a free slot the first run starts (and a task that does not await finishes) in here.
     executor.submit(work, manual)
     // A scheduled fire still waiting for a slot when its grace ends is recorded missed then, not
     // whenever a slot frees up (which could be never, with every slot held by hung tasks).
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
     if (manual || !Number.isFinite(graceMs)) return
-    for (const flight of flights) {
+    for (const flight of flights ?? [first]) {
       if (flight.started || flight.run.trigger !== 'scheduled') continue
       const wait = flight.dueAt + graceMs - storeNow(store, this.#c.clock)
       flight.graceTimer = this.#c.clock.setTimeout(() => {
         flight.graceTimer = null
         if (flight.started || flight.expired) return
         flight.expired = true
-        if (flights.every((f) => f.expired)) executor.withdraw(work)
-        void this.#recordMissed(store, jobstore, job, flight.run, storeNow(store, this.#c.clock)).then((error) => { this.#settle(flight, error) })
+        if ((flights ?? [first]).every((f) => f.expired)) executor.withdraw(work)
+        void this.#recordMissed(store, flight.jobstore, job, flight.run, storeNow(store, this.#c.clock)).then((error) => { this.#settle(flight, error) })
       }, Math.max(0, wait))
     }
   }
 
   /**
-   * Runs `fn` at `at` (our clock), never before: one timer per instant, however many fires share
-   * it. A timer that fires early (Node rounds to its loop's cached time) waits out the rest.
+   * Hands instances to their executor at `at` (our clock), never before: one timer per instant,
+   * however many fires share it. A timer that fires early (Node rounds to its loop's cached time)
+   * waits out the rest.
    */
-  #startAt (at: number, fn: () => void): void {
+  #startAt (at: number, first: InFlight): void {
     const waiting = this.#starts.get(at)
-    if (waiting !== undefined) { waiting.fns.push(fn); return }
-    const entry = { fns: [fn], timer: null as unknown }
+    if (waiting !== undefined) { waiting.due.push(first); return }
+    const entry = { due: [first], timer: null as unknown }
     this.#starts.set(at, entry)
     const arm = (): void => {
       entry.timer = this.#c.clock.setTimeout(() => {
         if (this.#c.clock.now() < at) { arm(); return }
         this.#starts.delete(at)
-        for (const f of entry.fns) {
+        for (const instance of entry.due) {
+          const flights = instance.group
+          if (flights === null) instance.deferred = false
+          else for (const flight of flights) flight.deferred = false
+          this.#deferred -= flights === null ? 1 : flights.length
           try {
-            f()
+            this.#hand(instance, false)
           } catch (err) {
             this.#c.log.error({ err }, 'failed to start a job run')
           }
@@ -305,7 +348,7 @@ export class Runner {
   /** Records a scheduled run that could not start within its grace as missed (event and metric). */
   async #recordMissed (store: JobStore, jobstore: string, job: JobRecord, run: RunRecord, now: number): Promise<RunRecord['error']> {
     const recorded = await new Promise<Recorded>((resolve) => {
-      this.#record(store, { runId: run.run_id, result: { status: 'missed', started_at: null, finished_at: now, error: null, duration_ms: null, lag_ms: null }, written: resolve })
+      this.#record(store, { runId: run.run_id, jobId: run.job_id, result: { status: 'missed', started_at: null, finished_at: now, error: null, duration_ms: null, lag_ms: null }, written: resolve })
     })
     if (typeof recorded === 'object') {
       this.#c.log.error({ err: recorded.failed, jobId: job.id, runId: run.run_id }, 'failed to record a job run')
@@ -321,7 +364,7 @@ export class Runner {
 
   #settle (flight: InFlight, error: RunRecord['error']): void {
     this.#inflight.delete(flight)
-    flight.settle({ error })
+    flight.settle(error)
     if (this.#inflight.size === 0) this.#leasedUntil.clear()
     if (this.inflightCount === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve()
   }
@@ -331,8 +374,9 @@ export class Runner {
    * a promise only while the slot stays taken (a task that returned one and has not settled):
    * a task that returns at once is run and its result queued without a promise made for it.
    */
-  #start (jobstore: string, job: JobRecord, flight: InFlight): Promise<void> | undefined {
+  #start (flight: InFlight): Promise<void> | undefined {
     if (flight.expired) return undefined
+    const { job, jobstore } = flight
     flight.started = true
     if (flight.graceTimer !== null) {
       this.#c.clock.clearTimeout(flight.graceTimer)
@@ -370,43 +414,34 @@ export class Runner {
       if (fn === undefined) throw new Error(`Task '${job.func}' is not registered in this process`)
       retval = fn(ctx)
     } catch (err) {
-      this.#finish(jobstore, job, flight, ctx, startedAt, lag, describeThrown(err), undefined)
+      this.#finish(flight, startedAt, lag, describeThrown(err), undefined)
       return undefined
     }
-    if (isThenable(retval)) return this.#finishAsync(jobstore, job, flight, ctx, startedAt, lag, retval)
-    this.#finish(jobstore, job, flight, ctx, startedAt, lag, null, retval)
+    if (isThenable(retval)) return this.#finishAsync(flight, ctx, startedAt, lag, retval)
+    this.#finish(flight, startedAt, lag, null, retval)
     return undefined
   }
 
-  async #finishAsync (jobstore: string, job: JobRecord, flight: InFlight, ctx: LazyTaskContext, startedAt: number, lag: number, task: PromiseLike<unknown>): Promise<void> {
+  async #finishAsync (flight: InFlight, ctx: LazyTaskContext, startedAt: number, lag: number, task: PromiseLike<unknown>): Promise<void> {
     let error: RunRecord['error'] = null
     let retval: unknown
     try {
-      retval = await this.#awaitTask(job, flight, ctx, task)
+      retval = await this.#awaitTask(flight.job, flight, ctx, task)
     } catch (err) {
       error = describeThrown(err)
     }
-    this.#finish(jobstore, job, flight, ctx, startedAt, lag, error, retval)
+    this.#finish(flight, startedAt, lag, error, retval)
   }
 
   /** Queues a finished task's result for the group commit; the flight settles once it is written. */
-  #finish (jobstore: string, job: JobRecord, flight: InFlight, ctx: LazyTaskContext, startedAt: number, lag: number, error: RunRecord['error'], retval: unknown): void {
-    const { run, store } = flight
-    const finishedAt = storeNow(store, this.#c.clock)
-    const result: RunResult = {
-      status: error === null ? 'success' : 'error',
-      started_at: startedAt,
-      finished_at: finishedAt,
-      error,
-      duration_ms: finishedAt - startedAt,
-      lag_ms: lag
-    }
+  #finish (flight: InFlight, startedAt: number, lag: number, error: RunRecord['error'], retval: unknown): void {
+    const store = flight.store
     // The executor slot is free once the task returned; the result is written with others.
-    this.#record(store, new TaskFinish(run.run_id, result, flight, jobstore, job, ctx, retval, this.#taskRecorded))
+    this.#record(store, new TaskFinish(flight, startedAt, storeNow(store, this.#c.clock), lag, error, retval, this.#taskRecorded))
   }
 
   readonly #taskRecorded = (f: TaskFinish, recorded: Recorded): void => {
-    this.#settle(f.flight, this.#afterRecord(f.jobstore, f.job, f.flight, f.ctx, f.result, f.retval, recorded))
+    this.#settle(f.flight, this.#afterRecord(f.flight, f, f.retval, recorded))
   }
 
   /** Awaits a task's promise, within the job's `timeout` when it has one. */
@@ -440,8 +475,10 @@ export class Runner {
   }
 
   /** Metrics, events and logs of a run whose result write came back; the error a waiting caller hears. */
-  #afterRecord (jobstore: string, job: JobRecord, flight: InFlight, ctx: LazyTaskContext, result: RunResult, retval: unknown, recorded: Recorded): RunRecord['error'] {
-    const { run } = flight
+  #afterRecord (flight: InFlight, result: RunResult, retval: unknown, recorded: Recorded): RunRecord['error'] {
+    const { run, job, jobstore } = flight
+    // The task's logger, made again only for what is logged (the task context is not kept until the write).
+    const runLog = (): FastifyBaseLogger => this.#c.log.child({ jobId: job.id, runId: run.run_id })
     const { error } = result
     if (typeof recorded === 'object') {
       // The store could not record the run: a waiting caller hears it rather than a success.
@@ -449,14 +486,14 @@ export class Runner {
       return describeThrown(recorded.failed)
     }
     if (!recorded) {
-      ctx.log.warn('run finished after its lease was lost; its result is not recorded')
+      runLog().warn('run finished after its lease was lost; its result is not recorded')
       return error
     }
     this.#c.metrics.recordRun(result.status as 'success' | 'error')
     if (error === null) {
       if (this.#c.listening('job_executed')) this.#emitRun('job_executed', job, jobstore, run, { retval, duration_ms: result.duration_ms })
     } else {
-      ctx.log.error({ err: error }, 'job raised an error')
+      runLog().error({ err: error }, 'job raised an error')
       this.#emitRun('job_error', job, jobstore, run, { error })
     }
     return error
@@ -519,7 +556,7 @@ export class Runner {
       for (const f of batch) {
         let recorded: Recorded
         try {
-          recorded = (await store.finishRuns(nodeId, [{ runId: f.runId, result: f.result }]))[0] === true
+          recorded = (await store.finishRuns(nodeId, [{ runId: f.runId, jobId: f.jobId, result: f.result }]))[0] === true
         } catch (err) {
           recorded = { failed: err }
         }
@@ -609,6 +646,7 @@ export class Runner {
       const now = storeNow(store, clock)
       const finishes = flights.map(({ run }) => ({
         runId: run.run_id,
+        jobId: run.job_id,
         result: {
           status: 'abandoned' as const, started_at: run.started_at, finished_at: now, error: { name: 'AbortError', message: 'scheduler shut down before the run finished', stack: null }, duration_ms: null, lag_ms: null
         }
