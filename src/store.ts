@@ -74,7 +74,9 @@ export interface JobStore {
    * Set by a store that supports `dueBy` (every store here): the core then claims jobs a little
    * before they are due (`dueBy` later than `now`), decides and writes their fires ahead, and
    * starts each task at its due time. Ahead of its time, a job with a live running run is not
-   * claimed (it is at its time), so that max_instances counts the runs live when it is due. A
+   * claimed (it is at its time), so that max_instances counts the runs live when it is due; a
+   * claim looks at no more than the first 2 × limit claimable jobs (so it may return fewer, or
+   * none, when many were left), so that its cost stays bounded; the core looks again shortly. A
    * store shared by processes may return fewer jobs than `limit` then, so that they take turns:
    * the core claims until a claim comes back empty. Unset: claims only what is due at `now`.
    */

@@ -199,12 +199,17 @@ export class MemoryStore implements JobStore {
   async acquireDueJobs ({ owner, now, leaseMs, limit, dueBy = now }: { owner: string, now: number, leaseMs: number, limit: number, dueBy?: number }): Promise<AcquiredJob[]> {
     let claimed: StoredJob[] = []
     const lapsed = this.#lapsedClaims(now)
+    let skipped = 0
     // Collected first: claiming moves the job out of the tree being walked.
     for (const stored of this.#due.keys()) {
       if (claimed.length >= limit || (stored.dueAt as number) > dueBy) break
       // Ahead of its time, a job with a live run is left for its time: max_instances counts the
-      // runs live when it is due, not those about to finish.
-      if ((stored.dueAt as number) > now && this.#liveRunning(stored.job.id, now) > 0) continue
+      // runs live when it is due, not those about to finish. At most 2 × limit jobs are looked
+      // at, so those left over are not walked again and again.
+      if ((stored.dueAt as number) > now && this.#liveRunning(stored.job.id, now) > 0) {
+        if (claimed.length + ++skipped >= 2 * limit) break
+        continue
+      }
       claimed.push(stored)
     }
     if (lapsed.length > 0) {

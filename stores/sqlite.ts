@@ -134,14 +134,11 @@ const JOB_COLUMNS = 'data, next_run_time, next_fire_time, version'
 const RUN_COLUMNS = `run_id, job_id, scheduled_at, started_at, finished_at, status, error, node_id, trigger,
   duration_ms, lag_ms, lease_expires`
 const HISTORY_ORDER = 'scheduled_at DESC, started_at DESC, run_id DESC'
-/**
- * Claimable: unpaused, due by @dueBy and without a live claim at @now. Ahead of its time (later
- * than @now), a job with a live running run is left for its time, so that max_instances counts
- * the runs live when it is due.
- */
-const DUE = `list_rank = 0 AND next_run_time <= @dueBy AND (lease_expires IS NULL OR lease_expires <= @now)
-  AND (next_run_time <= @now OR NOT EXISTS (SELECT 1 FROM runs INDEXED BY runs_running
-    WHERE job_id = jobs.id AND status = 'running' AND (lease_expires IS NULL OR lease_expires > @now)))`
+/** Claimable: unpaused, due by @dueBy and without a live claim at @now. */
+const DUE = 'list_rank = 0 AND next_run_time <= @dueBy AND (lease_expires IS NULL OR lease_expires <= @now)'
+/** Live running runs of the job in the row (for max_instances). */
+const LIVE_RUNS = `SELECT COUNT(*) FROM runs INDEXED BY runs_running
+  WHERE job_id = jobs.id AND status = 'running' AND (lease_expires IS NULL OR lease_expires > @now)`
 /** Running runs whose lease lapsed (parameter ?). */
 const EXPIRED = "status = 'running' AND lease_expires <= ?"
 /** Ids whose id or name search key starts with @p: two index ranges [@p, @next) (IN drops repeats). */
@@ -217,9 +214,11 @@ export const SQL = {
   deleteClaimedJob: 'DELETE FROM jobs WHERE id = @id AND lease_owner = @owner AND version = @version',
   // The due queries name their index: with statistics the planner may prefer a skip-scan of jobs_func_list.
   // With each job, its live running runs (for max_instances).
-  selectDue: `SELECT id, lease_owner, ${JOB_COLUMNS}, (SELECT COUNT(*) FROM runs INDEXED BY runs_running
-        WHERE job_id = jobs.id AND status = 'running' AND (lease_expires IS NULL OR lease_expires > @now)) AS running
-      FROM jobs INDEXED BY jobs_list WHERE ${DUE} ORDER BY list_rank, next_run_time, id LIMIT @limit`,
+  // The first @scan claimable jobs with their live runs: ahead of its time (later than @now) a job
+  // with a live run is left for its time (acquireDueJobs), so that max_instances counts the runs
+  // live when it is due; the scan is bounded, so jobs left over are not walked again and again.
+  selectDue: `SELECT id, lease_owner, ${JOB_COLUMNS}, (${LIVE_RUNS}) AS running
+      FROM jobs INDEXED BY jobs_list WHERE ${DUE} ORDER BY list_rank, next_run_time, id LIMIT @scan`,
   setClaim: 'UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ?',
   clearOwnClaim: 'UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = ? AND lease_owner = ?',
   putRun: `INSERT OR REPLACE INTO runs (${RUN_COLUMNS}, data) VALUES
@@ -242,7 +241,9 @@ export const SQL = {
       WHERE job_id = @id AND status <> 'running' ORDER BY scheduled_at, started_at, run_id LIMIT @n`,
   renewRun: "UPDATE runs SET lease_expires = ? WHERE run_id = ? AND status = 'running' AND node_id = ?",
   selectExpired: `SELECT ${RUN_COLUMNS} FROM runs WHERE ${EXPIRED}`,
-  anyDue: `SELECT 1 FROM jobs INDEXED BY jobs_list WHERE ${DUE} LIMIT 1`,
+  anyDue: `SELECT 1 FROM (SELECT id, next_run_time FROM jobs INDEXED BY jobs_list WHERE ${DUE}
+      ORDER BY list_rank, next_run_time, id LIMIT @scan) AS due
+      WHERE next_run_time <= @now OR NOT EXISTS (${LIVE_RUNS.replace('COUNT(*)', '1').replace('jobs.id', 'due.id')}) LIMIT 1`,
   anyExpired: `SELECT 1 FROM runs WHERE ${EXPIRED} LIMIT 1`,
   getRuns: `SELECT ${RUN_COLUMNS} FROM runs WHERE job_id = ? ORDER BY ${HISTORY_ORDER} LIMIT ?`,
   wakeUnclaimed: `SELECT next_run_time FROM jobs INDEXED BY jobs_list
@@ -569,7 +570,7 @@ export class SqliteStore implements JobStore {
     let s = this.#ready()
     // A read first: in WAL it takes no lock, so idle processes sharing the file do not queue for
     // the write lock at every wakeup. The transaction below decides.
-    if (s.anyDue.get({ now, dueBy }) === undefined) return []
+    if (s.anyDue.get({ now, dueBy, scan: Number.isFinite(limit) ? 2 * limit : -1 }) === undefined) return []
     const version = s.dataVersion.get() as number
     if (version !== this.#dataVersion) {
       // The first reading of a connection says nothing about others.
@@ -585,7 +586,9 @@ export class SqliteStore implements JobStore {
       s = this.#ready()
     }
     const claimed = this.#tx(() => {
-      const rows = s.selectDue.all({ now, dueBy, limit: Number.isFinite(limit) ? limit : -1 }) as Array<JobRow & { id: string, lease_owner: string | null, running: number }>
+      // Ahead of their time, at most `limit` jobs with a live run are passed over (see selectDue).
+      const rows = (s.selectDue.all({ now, dueBy, scan: Number.isFinite(limit) ? 2 * limit : -1 }) as Array<JobRow & { id: string, lease_owner: string | null, running: number }>)
+        .filter((row) => row.running === 0 || (row.next_run_time as number) <= now).slice(0, limit)
       if (rows.length === 0 && performance.now() - this.#lostClaimAt > OTHERS_ACTIVE_MS / 2) {
         // Due jobs seen, none left: another process took them. A write tells it that this one is
         // here too (it reads others' commits), so that it takes its turns from now on.

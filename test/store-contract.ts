@@ -383,6 +383,15 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         // At its time the busy job is claimed, with its live run counted (for max_instances).
         const atTime = await store.acquireDueJobs({ owner: 'one', now: BASE + 100, leaseMs: LEASE, limit: 10, dueBy: BASE + 350 })
         assert.deepEqual(atTime.map((a) => [a.job.id, a.running]), [['busy', 1]])
+        // A claim looks at no more than 2 × limit jobs: behind four left ones, a free one waits.
+        for (const id of ['l1', 'l2', 'l3', 'l4']) {
+          await store.addJob(job(id, { next_run_time: BASE + 300 }))
+          await store.insertRuns([running(id, 'node-b', BASE + LEASE, { scheduled_at: BASE - 700 })], 100)
+        }
+        await store.addJob(job('m-free', { next_run_time: BASE + 300 }))
+        assert.deepEqual(await store.acquireDueJobs({ owner: 'one', now: BASE + 100, leaseMs: LEASE, limit: 2, dueBy: BASE + 350 }), [])
+        const wider = await store.acquireDueJobs({ owner: 'one', now: BASE + 100, leaseMs: LEASE, limit: 3, dueBy: BASE + 350 })
+        assert.deepEqual(wider.map((a) => a.job.id), ['m-free'])
         // A claim made ahead holds like any other until released.
         const other = await sibling()
         assert.deepEqual(await other.acquireDueJobs({ owner: 'two', now: BASE + 200, leaseMs: LEASE, limit: 10 }), [])

@@ -90,7 +90,7 @@ describe('SqliteStore specifics', () => {
     await store.close()
     const db = new Database(path, { readonly: true })
     try {
-      const plan = db.prepare(`EXPLAIN QUERY PLAN ${SQL.selectDue}`).all({ now: 1, dueBy: 1, limit: 10 }) as Array<{ detail: string }>
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${SQL.selectDue}`).all({ now: 1, dueBy: 1, scan: 10 }) as Array<{ detail: string }>
       assert.match(plan.map((row) => row.detail).join('\n'), /USING INDEX jobs_list/)
       assert.doesNotMatch(plan.map((row) => row.detail).join('\n'), /TEMP B-TREE/)
     } finally {

@@ -20,6 +20,8 @@ const CLAIM_BATCH = 100
  * process does not hoard due jobs that idle processes sharing the store could start now.
  */
 const MAX_BACKLOG = 2 * CLAIM_BATCH
+/** How soon a claim ahead of time looks again at jobs it left because their previous run was live. */
+const AHEAD_RETRY_MS = 20
 
 export interface ClaimCycleConfig {
   stores: Readonly<Record<string, JobStore>>
@@ -185,8 +187,11 @@ export class ClaimCycle {
     const wake = await store.nextWakeTime(now)
     // Lapsed-looking leases are left alone while holding: look again in a second, not at once.
     if (holding && wake !== null && wake <= now) return now + Math.min(1000, this.#c.maxSleepMs)
-    // Ahead of the earliest job unless it was left for its time (a live run): then at its time.
-    return wake === null ? null : wake - ahead > now ? wake - ahead : wake
+    if (wake === null) return null
+    if (wake - ahead > now || wake <= now) return wake - ahead > now ? wake - ahead : wake
+    // A job within the window was left (a live run, which usually ends within milliseconds):
+    // look again soon, so that it is still decided ahead of its time once its run has ended.
+    return Math.min(wake, now + AHEAD_RETRY_MS)
   }
 
   /**

@@ -38,21 +38,22 @@ for _, id in ipairs(rcall('ZRANGEBYSCORE', K.claims, '-inf', now)) do
   end
 end
 
--- Pages of the schedule up to dueBy: jobs left for their time (a live run) do not use up the batch.
-local page = limit < 0 and -1 or limit
-local offset, fresh = 0, 0
-while limit < 0 or fresh < limit do
-  local rows = rcall('ZRANGEBYSCORE', K.next, '-inf', dueBy, 'WITHSCORES', 'LIMIT', offset, page)
-  for i = 1, #rows, 2 do
-    local nrt = tonumber(rows[i + 1])
-    if nrt <= now or rcall('ZCOUNT', jrunKey(rows[i]), live, '+inf') == 0 then
-      cands[#cands + 1] = { id = rows[i], nrt = nrt, takeover = 0 }
-      fresh = fresh + 1
-      if fresh == limit then break end
-    end
+-- Ahead of its time, a job with a live run is left for its time; at most `limit` of them are
+-- passed over (the scan is bounded, so jobs left over are not walked again and again).
+local fresh = 0
+local rows
+if limit < 0 then
+  rows = rcall('ZRANGEBYSCORE', K.next, '-inf', dueBy, 'WITHSCORES')
+else
+  rows = rcall('ZRANGEBYSCORE', K.next, '-inf', dueBy, 'WITHSCORES', 'LIMIT', 0, 2 * limit)
+end
+for i = 1, #rows, 2 do
+  local nrt = tonumber(rows[i + 1])
+  if nrt <= now or rcall('ZCOUNT', jrunKey(rows[i]), live, '+inf') == 0 then
+    cands[#cands + 1] = { id = rows[i], nrt = nrt, takeover = 0 }
+    fresh = fresh + 1
+    if fresh == limit then break end
   end
-  if page < 0 or #rows < 2 * page then break end
-  offset = offset + page
 end
 if #cands > fresh then
   table.sort(cands, function (a, b)
