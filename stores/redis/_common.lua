@@ -130,6 +130,12 @@ local function jrunApply (adds, drops)
   for i, jobId in ipairs(jobs) do
     local v = cur[i] or ''
     local add, drop = adds[jobId], drops[jobId]
+    -- The usual cases, without tables: a job's one run starts, or its one run ends.
+    if add and not drop and #add == 1 and v == '' then
+      v = jrunPack(add[1]); add = nil
+    elseif drop and not add and #drop == 1 and v == jrunPack(drop[1]) then
+      v = ''; drop = nil
+    end
     if v ~= '' and (drop or add) then
       -- Rebuilt as a set: dropped ids out, added ids not twice.
       local skip = {}

@@ -40,29 +40,40 @@ end
 -- Ahead of its time, a job with a live run is left for its time; at most `limit` of them are
 -- passed over (the scan is bounded, so jobs left over are not walked again and again).
 local fresh = 0
-local rows
-if limit < 0 then
-  rows = rcall('ZRANGEBYSCORE', K.next, '-inf', dueBy, 'WITHSCORES')
-else
-  rows = rcall('ZRANGEBYSCORE', K.next, '-inf', dueBy, 'WITHSCORES', 'LIMIT', 0, 2 * limit)
-end
--- Running runs of the rows ahead of their time, read in one call.
-local aheadIds = {}
-for i = 1, #rows, 2 do
-  if tonumber(rows[i + 1]) > now then aheadIds[#aheadIds + 1] = rows[i] end
-end
-local aheadRuns = {}
-if #aheadIds > 0 then
-  local got = hmget(K.jrun, aheadIds)
-  for i = 1, #aheadIds do aheadRuns[aheadIds[i]] = got[i] end
-end
-for i = 1, #rows, 2 do
-  local nrt = tonumber(rows[i + 1])
-  if nrt <= now or liveRuns(aheadRuns[rows[i]], now) == 0 then
-    cands[#cands + 1] = { id = rows[i], nrt = nrt, takeover = 0 }
-    fresh = fresh + 1
-    if fresh == limit then break end
+-- Rows of P:next due by dueBy, from `offset` (count < 0: all); ahead of their time, a job's
+-- running runs are read for the batch in one call.
+local function scan (offset, count)
+  local rows
+  if count < 0 then
+    rows = rcall('ZRANGEBYSCORE', K.next, '-inf', dueBy, 'WITHSCORES')
+  else
+    rows = rcall('ZRANGEBYSCORE', K.next, '-inf', dueBy, 'WITHSCORES', 'LIMIT', offset, count)
   end
+  local aheadIds = {}
+  for i = 1, #rows, 2 do
+    if tonumber(rows[i + 1]) > now then aheadIds[#aheadIds + 1] = rows[i] end
+  end
+  local aheadRuns = {}
+  if #aheadIds > 0 then
+    local got = hmget(K.jrun, aheadIds)
+    for i = 1, #aheadIds do aheadRuns[aheadIds[i]] = got[i] end
+  end
+  for i = 1, #rows, 2 do
+    local nrt = tonumber(rows[i + 1])
+    if nrt <= now or liveRuns(aheadRuns[rows[i]], now) == 0 then
+      cands[#cands + 1] = { id = rows[i], nrt = nrt, takeover = 0 }
+      fresh = fresh + 1
+      if fresh == limit then break end
+    end
+  end
+  return #rows / 2
+end
+if limit < 0 then
+  scan(0, -1)
+-- The first `limit` rows, and only when some were passed over, up to `limit` more: a wave of due
+-- jobs is not read twice over.
+elseif scan(0, limit) == limit and fresh < limit then
+  scan(limit, limit)
 end
 if #cands > fresh then
   table.sort(cands, function (a, b)
