@@ -61,8 +61,9 @@ for i = 1, n do
       -- The history entry moves only when started_at changed (the core writes it at the start).
       if newStarted ~= started then
         local hist = histKey(jobId)
-        push(zrem, hist, histEntry(runId, sched, started))
-        push(zadd, hist, 0, histEntry(runId, sched, newStarted))
+        local at = pad(sched)
+        push(zrem, hist, at .. ':' .. (started == '' and '0' or ('1' .. pad(started))) .. ':' .. runId)
+        push(zadd, hist, 0, at .. ':' .. (newStarted == '' and '0' or ('1' .. pad(newStarted))) .. ':' .. runId)
       end
     end
     out[i] = 1

@@ -101,7 +101,8 @@ for i = 1, count do
       list0[n + 2] = id
       nextZ[n + 1] = nrt
       nextZ[n + 2] = id
-      overdue[n + 1] = num(tonumber(nrt) + tonumber(string.sub(tail, 3)))
+      -- A number argument: Redis writes it with %.17g, exact for whole milliseconds (no format here).
+      overdue[n + 1] = tonumber(nrt) + tonumber(string.sub(tail, 3))
       overdue[n + 2] = id
       push(zadd, fkey, nrt, id)
       local set = trimSet(tonumber(ARGV[b + 5]))
