@@ -20,7 +20,9 @@
     P:runs      hash   run id -> the run's trigger ('scheduled'/'manual'; older versions: the run's JSON)
     P:runst     hash   run id -> "status\tscheduled_at\tstarted_at\tfinished_at\tduration_ms\tlag_ms\tnode(JSON)\tjob(JSON)\terror(JSON)"
     P:running   zset   running run id -> lease expiry (+inf when none)
-    P:jrun:<job>  zset running run id -> lease expiry, per job (max_instances counts)
+    P:jrun      hash   job id -> its running runs' ids, each as "<length>:<id>" (max_instances
+                       counts: a run is live while its lease in P:running is ahead; a hash field
+                       rather than a zset per job, so that a batch of fires updates it in one call)
     P:hist:<job>  zset all runs of a job, score 0, member "<scheduled>:<started>:<run id>" (history order)
     P:state     string scheduler-wide state (JSON)
     P:epoch     string a token written at first open: its absence means the data was lost
@@ -32,10 +34,9 @@ local K = {
   jobs = KEYS[1], jobst = P .. ':jobst', jobix = P .. ':jobix', next = P .. ':next',
   sid = P .. ':sid', sname = P .. ':sname', overdue = P .. ':overdue',
   claims = P .. ':claims', owners = P .. ':owners', claimers = P .. ':claimers', runs = P .. ':runs', runst = P .. ':runst',
-  running = P .. ':running', state = P .. ':state', changes = P .. ':changes'
+  running = P .. ':running', jrun = P .. ':jrun', state = P .. ':state', changes = P .. ':changes'
 }
 local function histKey (jobId) return P .. ':hist:' .. jobId end
-local function jrunKey (jobId) return P .. ':jrun:' .. jobId end
 
 -- Epoch milliseconds as the server sees them.
 local function serverTime ()
@@ -91,21 +92,92 @@ local function hmget (key, fields)
 end
 
 -- Appends to the list kept under `key` in `t` (per-key batches: one call per key at the end).
-local function push (t, key, ...)
+-- One value, or a (score, member) pair: no varargs, as this runs several times per fire.
+local function push (t, key, a, b)
   local list = t[key]
   if list == nil then list = {}; t[key] = list end
-  for i = 1, select('#', ...) do list[#list + 1] = select(i, ...) end
+  local n = #list
+  list[n + 1] = a
+  if b ~= nil then list[n + 2] = b end
 end
 
 local function flushEach (cmd, t)
   for key, args in pairs(t) do bulk(cmd, key, args) end
 end
 
+-- P:jrun values: run ids, each as "<length>:<id>" (any id can be packed).
+local function jrunPack (runId) return #runId .. ':' .. runId end
+local function jrunIds (v)
+  local out, i, n = {}, 1, #v
+  while i <= n do
+    local c = string.find(v, ':', i, true)
+    local len = tonumber(string.sub(v, i, c - 1))
+    out[#out + 1] = string.sub(v, c + 1, c + len)
+    i = c + len + 1
+  end
+  return out
+end
+
+-- Adds and drops running runs of jobs (job id -> list of run ids) in P:jrun: one read and at most
+-- one write and one delete for the whole batch.
+local function jrunApply (adds, drops)
+  local jobs = {}
+  for jobId in pairs(adds) do jobs[#jobs + 1] = jobId end
+  for jobId in pairs(drops) do if adds[jobId] == nil then jobs[#jobs + 1] = jobId end end
+  if #jobs == 0 then return end
+  local cur = hmget(K.jrun, jobs)
+  local set, del = {}, {}
+  for i, jobId in ipairs(jobs) do
+    local v = cur[i] or ''
+    local add, drop = adds[jobId], drops[jobId]
+    -- The usual cases, without tables: a job's one run starts, or its one run ends.
+    if add and not drop and #add == 1 and v == '' then
+      v = jrunPack(add[1]); add = nil
+    elseif drop and not add and #drop == 1 and v == jrunPack(drop[1]) then
+      v = ''; drop = nil
+    end
+    if v ~= '' and (drop or add) then
+      -- Rebuilt as a set: dropped ids out, added ids not twice.
+      local skip = {}
+      if drop then for _, runId in ipairs(drop) do skip[runId] = true end end
+      if add then for _, runId in ipairs(add) do skip[runId] = true end end
+      local keep = {}
+      for _, runId in ipairs(jrunIds(v)) do
+        if not skip[runId] then keep[#keep + 1] = jrunPack(runId) end
+      end
+      v = table.concat(keep)
+    end
+    if add then
+      local seen = {}
+      for _, runId in ipairs(add) do
+        if not seen[runId] then seen[runId] = true; v = v .. jrunPack(runId) end
+      end
+    end
+    if v == '' then del[#del + 1] = jobId else set[#set + 1] = jobId; set[#set + 1] = v end
+  end
+  bulk('HSET', K.jrun, set)
+  bulk('HDEL', K.jrun, del)
+end
+
+local function jrunAdd (jobId, runId) jrunApply({ [jobId] = { runId } }, {}) end
+local function jrunDrop (jobId, runId) jrunApply({}, { [jobId] = { runId } }) end
+
+-- Running runs of a job live after `now` (lease ahead, or none), from its P:jrun value.
+local function liveRuns (v, now)
+  if not v then return 0 end
+  local n = 0
+  for _, runId in ipairs(jrunIds(v)) do
+    local lease = rcall('ZSCORE', K.running, runId)
+    if lease and (lease == 'inf' or tonumber(lease) > now) then n = n + 1 end
+  end
+  return n
+end
+
 -- Job state: version, next_run_time, next_fire_time, paused, grace (ms, for /health).
 local function parseState (s)
   if not s then return nil end
-  local f = split(s)
-  return { version = tonumber(f[1]), nrt = f[2], nft = f[3], paused = f[4], grace = f[5] }
+  local version, nrt, nft, paused, grace = string.match(s, '^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)')
+  return { version = tonumber(version), nrt = nrt, nft = nft, paused = paused, grace = grace }
 end
 
 local function jobState (id)
@@ -170,6 +242,18 @@ end
 -- Run state fields, by position.
 local R_STATUS, R_SCHED, R_STARTED, R_FINISHED, R_DURATION, R_LAG, R_NODE, R_JOB, R_ERROR = 1, 2, 3, 4, 5, 6, 7, 8, 9
 
+-- Status, scheduled_at, started_at, node and job id of a run state line: one match instead of a
+-- split and a JSON decode (the fire path reads these per run).
+local RUN_FIELDS = '^([^\t]*)\t([^\t]*)\t([^\t]*)\t[^\t]*\t[^\t]*\t[^\t]*\t([^\t]*)\t([^\t]*)'
+local function jsonString (json)
+  if string.find(json, '\\', 1, true) then return cjson.decode(json) end
+  return string.sub(json, 2, -2)
+end
+local function runFields (s)
+  local status, sched, started, node, job = string.match(s, RUN_FIELDS)
+  return status, sched, started, node, jsonString(job)
+end
+
 local function runState (runId)
   local s = rcall('HGET', K.runst, runId)
   if not s then return nil end
@@ -184,10 +268,13 @@ end
 
 -- History order: scheduled_at, then started_at (null first), then run id; fixed width so that
 -- the byte order of members is the time order.
+-- (The client builds the same entries for the runs it releases: historyEntry in stores/redis.ts.)
 local function pad (v) return string.format('%017.0f', tonumber(v) + 1e15) end
+local function histEntry (runId, sched, started)
+  return pad(sched) .. ':' .. (started == '' and '0' or ('1' .. pad(started))) .. ':' .. runId
+end
 local function sortKey (runId, f)
-  local started = f[R_STARTED] == '' and '0' or ('1' .. pad(f[R_STARTED]))
-  return pad(f[R_SCHED]) .. ':' .. started .. ':' .. runId
+  return histEntry(runId, f[R_SCHED], f[R_STARTED])
 end
 
 local function dropRun (runId, f)
@@ -195,7 +282,7 @@ local function dropRun (runId, f)
   rcall('HDEL', K.runst, runId)
   rcall('ZREM', histKey(f.jobId), sortKey(runId, f))
   rcall('ZREM', K.running, runId)
-  rcall('ZREM', jrunKey(f.jobId), runId)
+  jrunDrop(f.jobId, runId)
 end
 
 -- Stores a run (replacing one with the same id). lease: '' = none.
@@ -210,7 +297,7 @@ local function putRun (runId, json, state, lease)
   if f[R_STATUS] == 'running' then
     local score = lease == '' and '+inf' or lease
     rcall('ZADD', K.running, score, runId)
-    rcall('ZADD', jrunKey(f.jobId), score, runId)
+    jrunAdd(f.jobId, runId)
   end
 end
 

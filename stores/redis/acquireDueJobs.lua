@@ -23,7 +23,6 @@ if ahead > 0 and rcall('ZCARD', K.claimers) > 1 then
   local turn = tonumber(ARGV[7])
   if limit < 0 or limit > turn then limit = turn end
 end
-local live = '(' .. num(now)
 local cands = {}
 
 for _, id in ipairs(rcall('ZRANGEBYSCORE', K.claims, '-inf', now)) do
@@ -41,19 +40,40 @@ end
 -- Ahead of its time, a job with a live run is left for its time; at most `limit` of them are
 -- passed over (the scan is bounded, so jobs left over are not walked again and again).
 local fresh = 0
-local rows
-if limit < 0 then
-  rows = rcall('ZRANGEBYSCORE', K.next, '-inf', dueBy, 'WITHSCORES')
-else
-  rows = rcall('ZRANGEBYSCORE', K.next, '-inf', dueBy, 'WITHSCORES', 'LIMIT', 0, 2 * limit)
-end
-for i = 1, #rows, 2 do
-  local nrt = tonumber(rows[i + 1])
-  if nrt <= now or rcall('ZCOUNT', jrunKey(rows[i]), live, '+inf') == 0 then
-    cands[#cands + 1] = { id = rows[i], nrt = nrt, takeover = 0 }
-    fresh = fresh + 1
-    if fresh == limit then break end
+-- Rows of P:next due by dueBy, from `offset` (count < 0: all); ahead of their time, a job's
+-- running runs are read for the batch in one call.
+local function scan (offset, count)
+  local rows
+  if count < 0 then
+    rows = rcall('ZRANGEBYSCORE', K.next, '-inf', dueBy, 'WITHSCORES')
+  else
+    rows = rcall('ZRANGEBYSCORE', K.next, '-inf', dueBy, 'WITHSCORES', 'LIMIT', offset, count)
   end
+  local aheadIds = {}
+  for i = 1, #rows, 2 do
+    if tonumber(rows[i + 1]) > now then aheadIds[#aheadIds + 1] = rows[i] end
+  end
+  local aheadRuns = {}
+  if #aheadIds > 0 then
+    local got = hmget(K.jrun, aheadIds)
+    for i = 1, #aheadIds do aheadRuns[aheadIds[i]] = got[i] end
+  end
+  for i = 1, #rows, 2 do
+    local nrt = tonumber(rows[i + 1])
+    if nrt <= now or liveRuns(aheadRuns[rows[i]], now) == 0 then
+      cands[#cands + 1] = { id = rows[i], nrt = nrt, takeover = 0 }
+      fresh = fresh + 1
+      if fresh == limit then break end
+    end
+  end
+  return #rows / 2
+end
+if limit < 0 then
+  scan(0, -1)
+-- The first `limit` rows, and only when some were passed over, up to `limit` more: a wave of due
+-- jobs is not read twice over.
+elseif scan(0, limit) == limit and fresh < limit then
+  scan(limit, limit)
 end
 if #cands > fresh then
   table.sort(cands, function (a, b)
@@ -82,12 +102,13 @@ bulk('ZADD', K.claims, claims)
 bulk('HSET', K.owners, owners)
 local records = hmget(K.jobs, ids)
 local states = hmget(K.jobst, ids)
+local runs = hmget(K.jrun, ids)
 local out = { num(now) }
 for i, c in ipairs(take) do
   out[#out + 1] = c.id
   out[#out + 1] = records[i]
   out[#out + 1] = states[i]
-  out[#out + 1] = rcall('ZCOUNT', jrunKey(c.id), live, '+inf')
+  out[#out + 1] = liveRuns(runs[i], now)
   out[#out + 1] = c.takeover
 end
 return out

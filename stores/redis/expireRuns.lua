@@ -13,7 +13,7 @@ for _, runId in ipairs(rcall('ZRANGEBYSCORE', K.running, '-inf', now)) do
   else
     local json = rcall('HGET', K.runs, runId)
     rcall('ZREM', K.running, runId)
-    rcall('ZREM', jrunKey(f.jobId), runId)
+    jrunDrop(f.jobId, runId)
     f[R_STATUS], f[R_FINISHED] = 'abandoned', num(now)
     local state = joinState(f)
     if rcall('HEXISTS', K.jobs, f.jobId) == 0 then

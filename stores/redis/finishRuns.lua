@@ -6,7 +6,8 @@
   Returns one 1/0 per finish.
 
   A group commit: the batch's run states and jobs are read with one HMGET each, and written with
-  one call per key (run states, lease index) plus the per-job history and lease sets.
+  one call per key (run states, lease index, running runs per job) plus the history set of each
+  job whose entry moves (started_at changed).
 ]]
 local owner = ARGV[1]
 local n = tonumber(ARGV[2])
@@ -14,6 +15,8 @@ local runIds = {}
 for i = 1, n do runIds[i] = ARGV[3 + (i - 1) * 7] end
 local states = hmget(K.runst, runIds)
 
+-- Per held run: its job id and old state fields; the new state line keeps the old one's
+-- scheduled_at, node and job fields, so it is built from those and the result, without a split.
 local held, jobIds = {}, {}
 local seen = {}
 for i = 1, n do
@@ -21,11 +24,11 @@ for i = 1, n do
   local s = states[i]
   if s and not seen[runId] then
     seen[runId] = true
-    local f = split(s)
-    if f[R_STATUS] == 'running' and f[R_NODE] == owner then
-      f.jobId = cjson.decode(f[R_JOB])
-      held[i] = f
-      jobIds[#jobIds + 1] = f.jobId
+    local status, sched, started, node, job = string.match(s, RUN_FIELDS)
+    if status == 'running' and node == owner then
+      local jobId = jsonString(job)
+      held[i] = { jobId, sched, started, node .. '\t' .. job }
+      jobIds[#jobIds + 1] = jobId
     end
   end
 end
@@ -33,37 +36,41 @@ local exists = hmget(K.jobst, jobIds)
 
 local runst, running, gone = {}, {}, {}
 local zadd, zrem = {}, {}
+local jrunDrops = {}
 local out = {}
 local j = 0
 for i = 1, n do
-  local f = held[i]
-  if f == nil then
+  local h = held[i]
+  if h == nil then
     out[i] = 0
   else
     j = j + 1
     local runId = runIds[i]
-    local hist = histKey(f.jobId)
-    local old = sortKey(runId, f)
+    local jobId, sched, started = h[1], h[2], h[3]
     running[#running + 1] = runId
-    push(zrem, jrunKey(f.jobId), runId)
+    push(jrunDrops, jobId, runId)
     if not exists[j] then
       gone[#gone + 1] = runId
-      push(zrem, hist, old)
+      push(zrem, histKey(jobId), histEntry(runId, sched, started))
     else
       local a = 3 + (i - 1) * 7
-      f[R_STATUS], f[R_STARTED], f[R_FINISHED], f[R_DURATION], f[R_LAG], f[R_ERROR] = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
-      runst[#runst + 1] = runId
-      runst[#runst + 1] = joinState(f)
-      local new = sortKey(runId, f)
-      if new ~= old then
-        push(zrem, hist, old)
-        push(zadd, hist, 0, new)
+      local newStarted = ARGV[a + 2]
+      local m = #runst
+      runst[m + 1] = runId
+      runst[m + 2] = ARGV[a + 1] .. '\t' .. sched .. '\t' .. newStarted .. '\t' .. ARGV[a + 3] .. '\t' .. ARGV[a + 4] .. '\t' .. ARGV[a + 5] .. '\t' .. h[4] .. '\t' .. ARGV[a + 6]
+      -- The history entry moves only when started_at changed (the core writes it at the start).
+      if newStarted ~= started then
+        local hist = histKey(jobId)
+        local at = pad(sched)
+        push(zrem, hist, at .. ':' .. (started == '' and '0' or ('1' .. pad(started))) .. ':' .. runId)
+        push(zadd, hist, 0, at .. ':' .. (newStarted == '' and '0' or ('1' .. pad(newStarted))) .. ':' .. runId)
       end
     end
     out[i] = 1
   end
 end
 bulk('ZREM', K.running, running)
+jrunApply({}, jrunDrops)
 bulk('HDEL', K.runs, gone)
 bulk('HDEL', K.runst, gone)
 flushEach('ZREM', zrem)

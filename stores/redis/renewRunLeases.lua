@@ -10,7 +10,6 @@ for i = 3, #ARGV do
   local f = runState(runId)
   if f and f[R_STATUS] == 'running' and f[R_NODE] == owner then
     rcall('ZADD', K.running, expires, runId)
-    rcall('ZADD', jrunKey(f.jobId), expires, runId)
     held[#held + 1] = runId
   end
 end
