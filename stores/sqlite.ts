@@ -117,8 +117,9 @@ const MIGRATIONS: ReadonlyArray<string | ((db: Db) => void)> = [`
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
 
-/** A claim pauses this long after a full claim batch, while other connections write to the file. */
+/** A claim pauses SHARE_PAUSE_MS when it follows a full claim batch within SHARE_PAUSE_WITHIN_MS, while other connections write to the file. */
 const SHARE_PAUSE_WITHIN_MS = 20
+const SHARE_PAUSE_MS = 3
 /**
  * A claim ahead of time takes at most this many jobs while other connections write to the file:
  * with the pause after it, the processes claim a wave of jobs in turns, so its fires spread.
@@ -319,7 +320,7 @@ export class SqliteStore implements JobStore {
   #dataVersion: number | null = null
   #othersWroteAt = -Infinity
   #fullClaimAt = -Infinity
-  #lostClaimAt = -Infinity
+  #presentAt = -Infinity
   /** Parsed jobs by id, with the JSON they were parsed from (see #claimedJob). */
   readonly #jobs = new Map<string, { data: string, job: JobRecord }>()
   /** Adds waiting for their group commit (see addJob). */
@@ -570,6 +571,12 @@ export class SqliteStore implements JobStore {
     let s = this.#ready()
     // A read first: in WAL it takes no lock, so idle processes sharing the file do not queue for
     // the write lock at every wakeup. The transaction below decides.
+    if (performance.now() - this.#presentAt > OTHERS_ACTIVE_MS / 2 && !isPrivate(this.path)) {
+      // A write now and then tells the other processes on the file that this one claims too (they
+      // read others' commits), also when it finds nothing to claim: so that they take turns.
+      this.#presentAt = performance.now()
+      this.#tx(() => s.setMeta.run('claimer_present', owner))
+    }
     if (s.anyDue.get({ now, dueBy, scan: Number.isFinite(limit) ? 2 * limit : -1 }) === undefined) return []
     const version = s.dataVersion.get() as number
     if (version !== this.#dataVersion) {
@@ -582,19 +589,14 @@ export class SqliteStore implements JobStore {
     if (shared && performance.now() - this.#fullClaimAt < SHARE_PAUSE_WITHIN_MS) {
       // The claim right before took a full batch and other processes use the file: a pause lets
       // them, waiting for the lock, claim the next batch, so a wave of due jobs spreads over them.
-      await sleep(1)
+      // Longer than their first retries (about 1 ms each), so that one of them gets in.
+      await sleep(SHARE_PAUSE_MS)
       s = this.#ready()
     }
     const claimed = this.#tx(() => {
       // Ahead of their time, at most `limit` jobs with a live run are passed over (see selectDue).
       const rows = (s.selectDue.all({ now, dueBy, scan: Number.isFinite(limit) ? 2 * limit : -1 }) as Array<JobRow & { id: string, lease_owner: string | null, running: number }>)
         .filter((row) => row.running === 0 || (row.next_run_time as number) <= now).slice(0, limit)
-      if (rows.length === 0 && performance.now() - this.#lostClaimAt > OTHERS_ACTIVE_MS / 2) {
-        // Due jobs seen, none left: another process took them. A write tells it that this one is
-        // here too (it reads others' commits), so that it takes its turns from now on.
-        this.#lostClaimAt = performance.now()
-        s.setMeta.run('claim_contention', owner)
-      }
       return rows.map((row) => {
         s.setClaim.run(owner, now + leaseMs, row.id)
         return { job: this.#claimedJob(row), running: row.running, takeover: row.lease_owner !== null }

@@ -399,6 +399,18 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         assert.equal((await store.getJob('soon'))?.next_run_time, BASE + 10_000)
       })
 
+      test('ahead of time an owner alone takes whole batches; owners sharing the store take turns', async () => {
+        for (let i = 0; i < 300; i++) await store.addJob(job(`w${String(i).padStart(3, '0')}`, { next_run_time: BASE + 500 }))
+        const ahead = { now: BASE, leaseMs: LEASE, limit: 100, dueBy: BASE + 1000 }
+        assert.equal((await store.acquireDueJobs({ owner: 'one', ...ahead })).length, 100, 'alone: a whole batch')
+        const other = await sibling()
+        // An in-process store has no other instance to share it with.
+        if (other === store) return
+        assert.ok((await other.acquireDueJobs({ owner: 'two', ...ahead })).length > 0)
+        const turn = (await store.acquireDueJobs({ owner: 'one', ...ahead })).length
+        assert.ok(turn > 0 && turn < 100, `while another owner claims too, a turn is less than a whole batch (took ${turn})`)
+      })
+
       test('acquired jobs carry the count of their live running runs', async () => {
         await store.addJob(job('a'))
         await store.addJob(job('b'))
