@@ -128,6 +128,9 @@ const SHARED_AHEAD_BATCH = 20
 /** Another connection's commit within this long counts as another process using the file. */
 const OTHERS_ACTIVE_MS = 5000
 
+/** How many claimable jobs a claim of `limit` looks at (-1: all): see selectDue. */
+const scanOf = (limit: number): number => Number.isFinite(limit) ? 2 * limit : -1
+
 /** Parsed job records kept for claims (see SqliteStore.#claimedJob): about 1 KB each. */
 const PARSED_JOBS_KEPT = 20_000
 
@@ -137,9 +140,9 @@ const RUN_COLUMNS = `run_id, job_id, scheduled_at, started_at, finished_at, stat
 const HISTORY_ORDER = 'scheduled_at DESC, started_at DESC, run_id DESC'
 /** Claimable: unpaused, due by @dueBy and without a live claim at @now. */
 const DUE = 'list_rank = 0 AND next_run_time <= @dueBy AND (lease_expires IS NULL OR lease_expires <= @now)'
-/** Live running runs of the job in the row (for max_instances). */
-const LIVE_RUNS = `SELECT COUNT(*) FROM runs INDEXED BY runs_running
-  WHERE job_id = jobs.id AND status = 'running' AND (lease_expires IS NULL OR lease_expires > @now)`
+/** `what` of the live running runs of the job in row `row` (for max_instances). */
+const liveRuns = (what: string, row: string): string => `SELECT ${what} FROM runs INDEXED BY runs_running
+  WHERE job_id = ${row}.id AND status = 'running' AND (lease_expires IS NULL OR lease_expires > @now)`
 /** Running runs whose lease lapsed (parameter ?). */
 const EXPIRED = "status = 'running' AND lease_expires <= ?"
 /** Ids whose id or name search key starts with @p: two index ranges [@p, @next) (IN drops repeats). */
@@ -218,7 +221,7 @@ export const SQL = {
   // The first @scan claimable jobs with their live runs: ahead of its time (later than @now) a job
   // with a live run is left for its time (acquireDueJobs), so that max_instances counts the runs
   // live when it is due; the scan is bounded, so jobs left over are not walked again and again.
-  selectDue: `SELECT id, lease_owner, ${JOB_COLUMNS}, (${LIVE_RUNS}) AS running
+  selectDue: `SELECT id, lease_owner, ${JOB_COLUMNS}, (${liveRuns('COUNT(*)', 'jobs')}) AS running
       FROM jobs INDEXED BY jobs_list WHERE ${DUE} ORDER BY list_rank, next_run_time, id LIMIT @scan`,
   setClaim: 'UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ?',
   clearOwnClaim: 'UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = ? AND lease_owner = ?',
@@ -244,7 +247,7 @@ export const SQL = {
   selectExpired: `SELECT ${RUN_COLUMNS} FROM runs WHERE ${EXPIRED}`,
   anyDue: `SELECT 1 FROM (SELECT id, next_run_time FROM jobs INDEXED BY jobs_list WHERE ${DUE}
       ORDER BY list_rank, next_run_time, id LIMIT @scan) AS due
-      WHERE next_run_time <= @now OR NOT EXISTS (${LIVE_RUNS.replace('COUNT(*)', '1').replace('jobs.id', 'due.id')}) LIMIT 1`,
+      WHERE next_run_time <= @now OR NOT EXISTS (${liveRuns('1', 'due')}) LIMIT 1`,
   anyExpired: `SELECT 1 FROM runs WHERE ${EXPIRED} LIMIT 1`,
   getRuns: `SELECT ${RUN_COLUMNS} FROM runs WHERE job_id = ? ORDER BY ${HISTORY_ORDER} LIMIT ?`,
   wakeUnclaimed: `SELECT next_run_time FROM jobs INDEXED BY jobs_list
@@ -569,15 +572,15 @@ export class SqliteStore implements JobStore {
   async acquireDueJobs ({ owner, now, leaseMs, limit, dueBy = now }: { owner: string, now: number, leaseMs: number, limit: number, dueBy?: number }): Promise<AcquiredJob[]> {
     if (limit <= 0) return []
     let s = this.#ready()
-    // A read first: in WAL it takes no lock, so idle processes sharing the file do not queue for
-    // the write lock at every wakeup. The transaction below decides.
     if (performance.now() - this.#presentAt > OTHERS_ACTIVE_MS / 2 && !isPrivate(this.path)) {
       // A write now and then tells the other processes on the file that this one claims too (they
       // read others' commits), also when it finds nothing to claim: so that they take turns.
       this.#presentAt = performance.now()
       this.#tx(() => s.setMeta.run('claimer_present', owner))
     }
-    if (s.anyDue.get({ now, dueBy, scan: Number.isFinite(limit) ? 2 * limit : -1 }) === undefined) return []
+    // A read first: in WAL it takes no lock, so idle processes sharing the file do not queue for
+    // the write lock at every wakeup. The transaction below decides.
+    if (s.anyDue.get({ now, dueBy, scan: scanOf(limit) }) === undefined) return []
     const version = s.dataVersion.get() as number
     if (version !== this.#dataVersion) {
       // The first reading of a connection says nothing about others.
@@ -594,8 +597,8 @@ export class SqliteStore implements JobStore {
       s = this.#ready()
     }
     const claimed = this.#tx(() => {
-      // Ahead of their time, at most `limit` jobs with a live run are passed over (see selectDue).
-      const rows = (s.selectDue.all({ now, dueBy, scan: Number.isFinite(limit) ? 2 * limit : -1 }) as Array<JobRow & { id: string, lease_owner: string | null, running: number }>)
+      // Of the first 2 × limit claimable jobs, those not left for their time (see selectDue).
+      const rows = (s.selectDue.all({ now, dueBy, scan: scanOf(limit) }) as Array<JobRow & { id: string, lease_owner: string | null, running: number }>)
         .filter((row) => row.running === 0 || (row.next_run_time as number) <= now).slice(0, limit)
       return rows.map((row) => {
         s.setClaim.run(owner, now + leaseMs, row.id)

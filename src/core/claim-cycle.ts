@@ -188,7 +188,8 @@ export class ClaimCycle {
     // Lapsed-looking leases are left alone while holding: look again in a second, not at once.
     if (holding && wake !== null && wake <= now) return now + Math.min(1000, this.#c.maxSleepMs)
     if (wake === null) return null
-    if (wake - ahead > now || wake <= now) return wake - ahead > now ? wake - ahead : wake
+    if (wake - ahead > now) return wake - ahead
+    if (wake <= now) return wake
     // A job within the window was left (a live run, which usually ends within milliseconds):
     // look again soon, so that it is still decided ahead of its time once its run has ended.
     return Math.min(wake, now + AHEAD_RETRY_MS)

@@ -256,33 +256,30 @@ export class Runner {
 
   /** Gives an instance (its first flight) to its executor, and arms the grace timers of runs that must wait for a slot. */
   #hand (first: InFlight, manual: boolean): void {
-    const { job, store } = first
-    const flights = first.group
+    const { job, store, jobstore, group } = first
+    const flights = group ?? [first]
     const executor = this.executorOf(job)
     // Submitted when it goes to its executor: a fire decided ahead, at its time.
-    if (this.#c.listening('job_submitted')) {
-      if (flights === null) this.#emitRun('job_submitted', job, first.jobstore, first.run)
-      else for (const flight of flights) this.#emitRun('job_submitted', job, flight.jobstore, flight.run)
-    }
+    if (this.#c.listening('job_submitted')) for (const flight of flights) this.#emitRun('job_submitted', job, jobstore, flight.run)
     // Made when due, not when decided: it is gone as soon as the slot ran it.
-    const work: Work = flights === null
+    const work: Work = group === null
       ? () => this.#start(first)
-      : async (): Promise<void> => { for (const flight of flights) await this.#start(flight) }
+      : async (): Promise<void> => { for (const flight of group) await this.#start(flight) }
     // With a free slot the first run starts (and a task that does not await finishes) in here.
     executor.submit(work, manual)
     // A scheduled fire still waiting for a slot when its grace ends is recorded missed then, not
     // whenever a slot frees up (which could be never, with every slot held by hung tasks).
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
     if (manual || !Number.isFinite(graceMs)) return
-    for (const flight of flights ?? [first]) {
+    for (const flight of flights) {
       if (flight.started || flight.run.trigger !== 'scheduled') continue
       const wait = flight.dueAt + graceMs - storeNow(store, this.#c.clock)
       flight.graceTimer = this.#c.clock.setTimeout(() => {
         flight.graceTimer = null
         if (flight.started || flight.expired) return
         flight.expired = true
-        if ((flights ?? [first]).every((f) => f.expired)) executor.withdraw(work)
-        void this.#recordMissed(store, flight.jobstore, job, flight.run, storeNow(store, this.#c.clock)).then((error) => { this.#settle(flight, error) })
+        if (flights.every((f) => f.expired)) executor.withdraw(work)
+        void this.#recordMissed(store, jobstore, job, flight.run, storeNow(store, this.#c.clock)).then((error) => { this.#settle(flight, error) })
       }, Math.max(0, wait))
     }
   }
