@@ -599,6 +599,25 @@ export function storeContract (name: string, make: () => Promise<StoreFixture>):
         assert.equal(history[0]?.status, 'success')
       })
 
+      test('runs of one scheduled_at are ordered by when they started, also one that started after it was written', async () => {
+        await store.addJob(job('a'))
+        await store.acquireDueJobs({ owner: 'one', now: BASE, leaseMs: LEASE, limit: 10 })
+        // Written ahead of its time, not started yet.
+        const decided = running('a', 'one', BASE + LEASE, { started_at: null })
+        assert.equal(await release(store, 'a', 'one', outcome(1, { runs: [decided] })), true)
+        const manual = run('a', { scheduled_at: BASE, started_at: BASE + 10, trigger: 'manual' })
+        await store.insertRuns([manual], 100)
+        assert.deepEqual(runIds(await store.getRuns('a')), [manual.run_id, decided.run_id])
+        // It starts after the manual run: now it is the newer of the two.
+        assert.equal(await finish(store, decided.run_id, 'one', { status: 'success', started_at: BASE + 20, finished_at: BASE + 30, error: null, duration_ms: 10, lag_ms: 20 }), true)
+        assert.deepEqual(runIds(await store.getRuns('a')), [decided.run_id, manual.run_id])
+        assert.deepEqual(runIds(await store.getRuns('a', 1)), [decided.run_id])
+        // Trimmed to two, the oldest by started_at goes.
+        const next = run('a', { scheduled_at: BASE + 10_000 })
+        await store.insertRuns([next], 2)
+        assert.deepEqual(runIds(await store.getRuns('a')), [next.run_id, decided.run_id])
+      })
+
       test('insertRuns with an existing run_id replaces that run', async () => {
         await store.addJob(job('a'))
         const first = run('a')

@@ -23,7 +23,10 @@
     P:jrun      hash   job id -> its running runs' ids, each as "<length>:<id>" (max_instances
                        counts: a run is live while its lease in P:running is ahead; a hash field
                        rather than a zset per job, so that a batch of fires updates it in one call)
-    P:hist:<job>  zset all runs of a job, score 0, member "<scheduled>:<started>:<run id>" (history order)
+    P:hist:<job>  zset all runs of a job, score 0, member "<scheduled>:<started>:<run id>", with
+                       started_at as it was when the run was written: a run that starts later keeps
+                       its entry (no move per fire), so reads and trims order equal scheduled_at
+                       by the run's real started_at
     P:state     string scheduler-wide state (JSON)
     P:epoch     string a token written at first open: its absence means the data was lost
     P:changes   pub/sub channel of change notices
@@ -266,8 +269,8 @@ local function joinState (f)
   return table.concat({ f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9] }, '\t')
 end
 
--- History order: scheduled_at, then started_at (null first), then run id; fixed width so that
--- the byte order of members is the time order.
+-- History order: scheduled_at, then started_at (null first), then run id. Entries are fixed width
+-- so that the byte order of members is that order, for started_at as written with the run.
 -- (The client builds the same entries for the runs it releases: historyEntry in stores/redis.ts.)
 local function pad (v) return string.format('%017.0f', tonumber(v) + 1e15) end
 local function histEntry (runId, sched, started)
@@ -276,11 +279,44 @@ end
 local function sortKey (runId, f)
   return histEntry(runId, f[R_SCHED], f[R_STARTED])
 end
+local function runIdOf (member)
+  return string.match(member, '^[^:]*:[^:]*:(.*)$')
+end
+-- The padded scheduled_at a member starts with, and the end of that range for ZRANGEBYLEX (';'
+-- follows ':').
+local function schedOf (member) return string.sub(member, 1, 17) end
 
-local function dropRun (runId, f)
+-- True history order of runs { member, sched, started (number or false), id } that share the
+-- entries' order except among equal scheduled_at, where the real started_at decides.
+local function histBefore (a, b)
+  if a.sched ~= b.sched then return a.sched < b.sched end
+  if a.started ~= b.started then
+    if a.started == false then return true end
+    if b.started == false then return false end
+    return a.started < b.started
+  end
+  return a.id < b.id
+end
+local function histItem (member, state)
+  local _, _, started = runFields(state)
+  return { member = member, sched = schedOf(member), started = started ~= '' and tonumber(started), id = runIdOf(member) }
+end
+
+-- A run's history member: from its state while running (started_at is still as written), else
+-- found among the entries of its scheduled_at.
+local function histMember (runId, f)
+  if f[R_STATUS] == 'running' then return sortKey(runId, f) end
+  local at = pad(f[R_SCHED])
+  for _, member in ipairs(rcall('ZRANGEBYLEX', histKey(f.jobId), '[' .. at .. ':', '(' .. at .. ';')) do
+    if runIdOf(member) == runId then return member end
+  end
+  return sortKey(runId, f)
+end
+
+local function dropRun (runId, f, member)
   rcall('HDEL', K.runs, runId)
   rcall('HDEL', K.runst, runId)
-  rcall('ZREM', histKey(f.jobId), sortKey(runId, f))
+  rcall('ZREM', histKey(f.jobId), member or histMember(runId, f))
   rcall('ZREM', K.running, runId)
   jrunDrop(f.jobId, runId)
 end
@@ -301,8 +337,19 @@ local function putRun (runId, json, state, lease)
   end
 end
 
-local function runIdOf (member)
-  return string.match(member, '^[^:]*:[^:]*:(.*)$')
+-- The oldest entries of a job's history from `offset`: `need` of them, and any more of the last
+-- one's scheduled_at (so that the window ends where the true order and the entries' order agree).
+local function histWindow (key, offset, need)
+  local members = rcall('ZRANGE', key, offset, offset + need)
+  if #members > need then
+    local at = schedOf(members[need])
+    if schedOf(members[need + 1]) == at then
+      for _, m in ipairs(rcall('ZRANGEBYLEX', key, '(' .. members[need + 1], '(' .. at .. ';')) do members[#members + 1] = m end
+    else
+      members[need + 1] = nil
+    end
+  end
+  return members
 end
 
 -- Drops the oldest finished runs of each job in `jobs` (a set of ids) until at most `limit` runs
@@ -313,22 +360,34 @@ local function trimJobs (jobs, limit)
   for jobId in pairs(jobs) do
     local key = histKey(jobId)
     local excess = rcall('ZCARD', key) - limit
-    local offset = 0
-    while excess > 0 do
-      local members = rcall('ZRANGE', key, offset, offset + excess - 1)
-      if #members == 0 then break end
-      local ids = {}
-      for i = 1, #members do ids[i] = runIdOf(members[i]) end
-      local states = hmget(K.runst, ids)
+    if excess > 0 then
+      -- Read from the oldest until `excess` finished runs are in hand, then drop the oldest
+      -- finished ones in true history order.
+      local items, finished, offset = {}, 0, 0
+      while finished < excess do
+        local members = histWindow(key, offset, excess - finished)
+        if #members == 0 then break end
+        offset = offset + #members
+        local ids = {}
+        for i = 1, #members do ids[i] = runIdOf(members[i]) end
+        local states = hmget(K.runst, ids)
+        for i = 1, #members do
+          local s = states[i]
+          -- A history entry whose record is gone counts as finished.
+          local item = s and histItem(members[i], s) or { member = members[i], sched = schedOf(members[i]), started = false, id = ids[i] }
+          item.running = s and string.sub(s, 1, 8) == 'running\t'
+          if not item.running then finished = finished + 1 end
+          items[#items + 1] = item
+        end
+      end
+      if #items > 1 then table.sort(items, histBefore) end
       local gone = {}
-      for i = 1, #members do
-        local s = states[i]
-        if s and string.sub(s, 1, 8) == 'running\t' then
-          offset = offset + 1
-        else
-          -- Finished (or a history entry whose record is gone): a finished run is in no lease index.
-          gone[#gone + 1] = members[i]
-          dropIds[#dropIds + 1] = ids[i]
+      for _, item in ipairs(items) do
+        if excess == 0 then break end
+        if not item.running then
+          -- Finished: in no lease index; its record goes.
+          gone[#gone + 1] = item.member
+          dropIds[#dropIds + 1] = item.id
           excess = excess - 1
         end
       end
@@ -360,7 +419,7 @@ local function deleteJob (id)
     if f == nil then
       rcall('ZREM', key, member)
     elseif f[R_STATUS] ~= 'running' then
-      dropRun(runId, f)
+      dropRun(runId, f, member)
     end
   end
   return true

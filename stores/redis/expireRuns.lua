@@ -12,12 +12,13 @@ for _, runId in ipairs(rcall('ZRANGEBYSCORE', K.running, '-inf', now)) do
     rcall('ZREM', K.running, runId)
   else
     local json = rcall('HGET', K.runs, runId)
+    local member = sortKey(runId, f)
     rcall('ZREM', K.running, runId)
     jrunDrop(f.jobId, runId)
     f[R_STATUS], f[R_FINISHED] = 'abandoned', num(now)
     local state = joinState(f)
     if rcall('HEXISTS', K.jobs, f.jobId) == 0 then
-      dropRun(runId, f)
+      dropRun(runId, f, member)
     else
       rcall('HSET', K.runst, runId, state)
     end

@@ -6,8 +6,8 @@
   Returns one 1/0 per finish.
 
   A group commit: the batch's run states and jobs are read with one HMGET each, and written with
-  one call per key (run states, lease index, running runs per job) plus the history set of each
-  job whose entry moves (started_at changed).
+  one call per key (run states, lease index, running runs per job). A run's history entry stays
+  where it was written (see P:hist in _common.lua): nothing per job is written.
 ]]
 local owner = ARGV[1]
 local n = tonumber(ARGV[2])
@@ -35,7 +35,7 @@ end
 local exists = hmget(K.jobst, jobIds)
 
 local runst, running, gone = {}, {}, {}
-local zadd, zrem = {}, {}
+local zrem = {}
 local jrunDrops = {}
 local out = {}
 local j = 0
@@ -54,17 +54,9 @@ for i = 1, n do
       push(zrem, histKey(jobId), histEntry(runId, sched, started))
     else
       local a = 3 + (i - 1) * 7
-      local newStarted = ARGV[a + 2]
       local m = #runst
       runst[m + 1] = runId
-      runst[m + 2] = ARGV[a + 1] .. '\t' .. sched .. '\t' .. newStarted .. '\t' .. ARGV[a + 3] .. '\t' .. ARGV[a + 4] .. '\t' .. ARGV[a + 5] .. '\t' .. h[4] .. '\t' .. ARGV[a + 6]
-      -- The history entry moves only when started_at changed (the core writes it at the start).
-      if newStarted ~= started then
-        local hist = histKey(jobId)
-        local at = pad(sched)
-        push(zrem, hist, at .. ':' .. (started == '' and '0' or ('1' .. pad(started))) .. ':' .. runId)
-        push(zadd, hist, 0, at .. ':' .. (newStarted == '' and '0' or ('1' .. pad(newStarted))) .. ':' .. runId)
-      end
+      runst[m + 2] = ARGV[a + 1] .. '\t' .. sched .. '\t' .. ARGV[a + 2] .. '\t' .. ARGV[a + 3] .. '\t' .. ARGV[a + 4] .. '\t' .. ARGV[a + 5] .. '\t' .. h[4] .. '\t' .. ARGV[a + 6]
     end
     out[i] = 1
   end
@@ -75,5 +67,4 @@ bulk('HDEL', K.runs, gone)
 bulk('HDEL', K.runst, gone)
 flushEach('ZREM', zrem)
 bulk('HSET', K.runst, runst)
-flushEach('ZADD', zadd)
 return out

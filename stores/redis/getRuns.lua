@@ -5,16 +5,37 @@
 ]]
 local limit = tonumber(ARGV[2])
 if limit == 0 then return {} end
-local out = {}
-for _, member in ipairs(rcall('ZREVRANGE', histKey(ARGV[1]), 0, limit < 0 and -1 or limit - 1)) do
+local key = histKey(ARGV[1])
+local members = rcall('ZREVRANGE', key, 0, limit < 0 and -1 or limit)
+-- Entries order equal scheduled_at by started_at as written: all of the last one's scheduled_at
+-- are read, so that ordering them by their real started_at picks the right ones.
+if limit > 0 and #members > limit then
+  local at = schedOf(members[limit])
+  if schedOf(members[limit + 1]) == at then
+    for _, m in ipairs(rcall('ZREVRANGEBYLEX', key, '(' .. members[limit + 1], '[' .. at .. ':')) do members[#members + 1] = m end
+  else
+    members[limit + 1] = nil
+  end
+end
+local items = {}
+for _, member in ipairs(members) do
   local runId = runIdOf(member)
   local json = rcall('HGET', K.runs, runId)
   if json then
-    local lease = rcall('ZSCORE', K.running, runId)
-    out[#out + 1] = runId
-    out[#out + 1] = json
-    out[#out + 1] = rcall('HGET', K.runst, runId)
-    out[#out + 1] = (lease == false or lease == 'inf') and '' or lease
+    local state = rcall('HGET', K.runst, runId)
+    local item = histItem(member, state)
+    item.json, item.state = json, state
+    items[#items + 1] = item
   end
+end
+table.sort(items, function (a, b) return histBefore(b, a) end)
+local out = {}
+for i, item in ipairs(items) do
+  if limit > 0 and i > limit then break end
+  local lease = rcall('ZSCORE', K.running, item.id)
+  out[#out + 1] = item.id
+  out[#out + 1] = item.json
+  out[#out + 1] = item.state
+  out[#out + 1] = (lease == false or lease == 'inf') and '' or lease
 end
 return out
