@@ -108,6 +108,7 @@ export async function runFires (adapterName: string, p: FireParams, dir: string,
       while (log.countDueIn(from, to) < expected && nowMs() < to + p.settleMs) await sleep(50)
       Object.assign(result, analyseRecurring(log, { jobs: p.jobs, from, to, periodMs }))
       if (p.kind === 'interval') result.driftMsPerPeriod = driftPerPeriod(log, { from, to, periodMs })
+      if (process.env.BENCH_WAVES !== undefined) printWaves(log, from, to)
     }
     const cpu = process.cpuUsage(cpu0)
     result.cpuMs = round((cpu.user + cpu.system) / 1000, 0)
@@ -121,4 +122,16 @@ export async function runFires (adapterName: string, p: FireParams, dir: string,
   }
   if (!closed) result.closeTimedOut = true
   return result
+}
+
+/** BENCH_WAVES=1: the latest fire of each due instant in the window, worst first (to stderr), to tell one late wave from a spread. */
+function printWaves (log: FireLog, from: number, to: number): void {
+  const worst = new Map<number, number>()
+  const { due, start } = log
+  for (let i = 0; i < due.length; i++) {
+    const d = due[i] as number
+    if (d >= from && d < to) worst.set(d, Math.max(worst.get(d) ?? -Infinity, (start[i] as number) - d))
+  }
+  const waves = [...worst].sort((a, b) => b[1] - a[1]).slice(0, 8)
+  console.error(`waves (instant − window start: latest start): ${waves.map(([d, late]) => `+${d - from}: ${late.toFixed(1)} ms`).join(', ')}`)
 }
