@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
 import { systemClock, type Clock } from '../src/clock.js'
 import { ConflictingIdError, StoreUnavailableError } from '../src/errors.js'
@@ -9,6 +8,7 @@ import {
   type SchedulerSharedState, type StoreChange, type StoreHealth
 } from '../src/store.js'
 import type { JobRecord, RunRecord } from '../src/types.js'
+import { scriptSources, type ScriptName } from './redis-scripts.js'
 
 export interface RedisStoreOptions {
   /** A Redis URL (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). Ignored with `client`. */
@@ -50,23 +50,6 @@ export interface RedisStoreHealth {
 
 type Client = Redis | Cluster
 type Script = (key: string, ...args: Array<string | number>) => Promise<unknown>
-
-const SCRIPTS = [
-  'addJob', 'updateJob', 'removeJob', 'acquireDueJobs', 'releaseJobs', 'insertRuns', 'renewRunLeases',
-  'finishRuns', 'expireRuns', 'nextWakeTime', 'getRuns', 'readJobs', 'queryJobs', 'overdueJobs', 'setSchedulerState'
-] as const
-type ScriptName = typeof SCRIPTS[number]
-
-let sources: Map<ScriptName, string> | null = null
-
-/** The scripts, each with the shared prelude in front; read once per process. */
-function scriptSources (): Map<ScriptName, string> {
-  if (sources !== null) return sources
-  const dir = new URL('./redis/', import.meta.url)
-  const common = readFileSync(new URL('_common.lua', dir), 'utf8')
-  sources = new Map(SCRIPTS.map((name) => [name, `${common}\n${readFileSync(new URL(`${name}.lua`, dir), 'utf8')}`]))
-  return sources
-}
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379'
 /** Parsed job records kept per store (cleared when full). */
