@@ -6,7 +6,7 @@ import type { JobStore, RunFinish, RunResult } from '../store.js'
 import type { TaskRegistry } from '../tasks.js'
 import { describeThrown } from './task-error.js'
 import type { JobRecord, RunRecord } from '../types.js'
-import { storeNow } from './store-clock.js'
+import { storeNow, toLocalTime } from './store-clock.js'
 import { LazyTaskContext } from './task-context.js'
 import { dueAtOf } from './fire-decision.js'
 
@@ -197,7 +197,8 @@ export class Runner {
   readonly #c: RunnerConfig
   readonly #inflight = new FlightList()
   /** Instances decided ahead of their time, by the instant (our clock) they go to their executor. */
-  readonly #starts = new Map<number, { due: InFlight[], timer: unknown }>()
+  /** Per store, per due instant (store time): the instances waiting for it, and its timer. */
+  readonly #starts = new Map<JobStore, Map<number, { due: InFlight[], timer: unknown }>>()
   /** Runs in #inflight that were decided ahead and wait in #starts. */
   #deferred = 0
   readonly #idleWaiters: Array<() => void> = []
@@ -247,7 +248,7 @@ export class Runner {
       this.#deferred += flights.length
       for (const flight of flights) flight.deferred = true
       // The instance itself waits (no closure per fire): it lives until its time, so it is kept small.
-      this.#startAt(this.#c.clock.now() + wait, first)
+      this.#startAt(store, first.dueAt, first)
     } else {
       this.#hand(first, manual)
     }
@@ -285,19 +286,24 @@ export class Runner {
   }
 
   /**
-   * Hands instances to their executor at `at` (our clock), never before: one timer per instant,
-   * however many fires share it. A timer that fires early (Node rounds to its loop's cached time)
-   * waits out the rest.
+   * Hands instances to their executor at `due` (store time), never before: one timer per instant,
+   * however many fires share it (so a wave starts in one go, before any other work). Instances
+   * meet by their due instant, not by the timer's time on our clock, which would differ by a
+   * millisecond when the clocks were read either side of a tick. A timer that fires early (Node
+   * rounds to its loop's cached time) waits out the rest.
    */
-  #startAt (at: number, first: InFlight): void {
-    const waiting = this.#starts.get(at)
+  #startAt (store: JobStore, due: number, first: InFlight): void {
+    let instants = this.#starts.get(store)
+    if (instants === undefined) { instants = new Map(); this.#starts.set(store, instants) }
+    const waiting = instants.get(due)
     if (waiting !== undefined) { waiting.due.push(first); return }
     const entry = { due: [first], timer: null as unknown }
-    this.#starts.set(at, entry)
+    instants.set(due, entry)
+    const at = toLocalTime(due, store, this.#c.clock)
     const arm = (): void => {
       entry.timer = this.#c.clock.setTimeout(() => {
         if (this.#c.clock.now() < at) { arm(); return }
-        this.#starts.delete(at)
+        instants.delete(due)
         for (const instance of entry.due) {
           const flights = instance.group
           if (flights === null) instance.deferred = false
@@ -621,7 +627,7 @@ export class Runner {
     const { clock, nodeId, log, metrics } = this.#c
     // Fires decided ahead that have not gone to their executor never start now: they are
     // abandoned below with whatever is still running, not waited for.
-    for (const { timer } of this.#starts.values()) this.#c.clock.clearTimeout(timer)
+    for (const instants of this.#starts.values()) for (const { timer } of instants.values()) this.#c.clock.clearTimeout(timer)
     this.#starts.clear()
     this.#deferred = 0
     if (this.#inflight.size === 0) { this.#clearRenewTimer(); return }

@@ -42,11 +42,19 @@ export class LazyTaskContext implements TaskContext {
   get log (): FastifyBaseLogger { return (this.#log ??= this.#parentLog.child({ jobId: this.#job.id, runId: this.runId })) }
 }
 
-/** A copy of JSON arguments: a shallow one when nothing in them is an object (the usual case). */
+/**
+ * A copy of JSON arguments: a shallow one when nothing in them is an object (the usual case).
+ * Arrays are copied item by item: `slice` of a frozen array (a stored job's) takes V8's slow path.
+ */
 function copyJson<T extends unknown[] | Record<string, unknown>> (value: T): T {
   if (Array.isArray(value)) {
-    for (const item of value) if (item !== null && typeof item === 'object') return structuredClone(value)
-    return value.slice() as T
+    const copy = new Array<unknown>(value.length)
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      if (item !== null && typeof item === 'object') return structuredClone(value)
+      copy[i] = item
+    }
+    return copy as T
   }
   for (const key in value) {
     const item = value[key]
