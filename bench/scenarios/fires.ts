@@ -133,5 +133,5 @@ function printWaves (log: FireLog, from: number, to: number): void {
     if (d >= from && d < to) worst.set(d, Math.max(worst.get(d) ?? -Infinity, (start[i] as number) - d))
   }
   const waves = [...worst].sort((a, b) => b[1] - a[1]).slice(0, 8)
-  console.error(`waves (instant − window start: latest start): ${waves.map(([d, late]) => `+${d - from}: ${late.toFixed(1)} ms`).join(', ')}`)
+  console.error(`waves (instant − window start: latest start; window start at ${(from - performance.timeOrigin).toFixed(0)} ms of process time): ${waves.map(([d, late]) => `+${d - from}: ${late.toFixed(1)} ms`).join(', ')}`)
 }
