@@ -92,3 +92,28 @@ test('lookAheadMs is validated: at most 1000 and under half of leaseMs', async (
   await assert.rejects(makeApp({ lookAheadMs: 600, leaseMs: 1000 }), /lookAheadMs/)
   await assert.rejects(makeApp({ lookAheadMs: -1 }), /lookAheadMs/)
 })
+
+test('fires of one instant decided in several batches start together, when the store has a clock of its own', async () => {
+  // A store judged by its own clock, read either side of a tick of ours: about half a
+  // millisecond apart from one read to the next.
+  let reads = 0
+  let clockOf: (() => number) | undefined
+  class OwnClockStore extends MemoryStore {
+    now (): number { return (clockOf?.() ?? 0) - (++reads % 2) * 0.5 }
+  }
+  const { app, clock, calls } = await makeApp({ store: new OwnClockStore() })
+  clockOf = () => clock.now()
+  const due = T0 + s(10)
+  // More jobs than one claim takes, so that they are decided in several batches.
+  for (let i = 0; i < 250; i++) {
+    await app.scheduler.addJob({ id: `once-${i}`, func: 'record', trigger: 'date', run_date: new Date(due).toISOString() })
+  }
+  await clock.advance(s(10) - 100)
+  await app.scheduler.whenIdle()
+  assert.equal(calls.length, 0, 'decided ahead, not started')
+  await clock.advance(101)
+  await app.scheduler.whenIdle()
+  assert.equal(calls.length, 250)
+  assert.deepEqual([...new Set(calls.map((c) => c.at))].length, 1, 'all started by the same timer')
+  await app.close()
+})
