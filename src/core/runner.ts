@@ -258,10 +258,9 @@ export class Runner {
   /** Gives an instance (its first flight) to its executor, and arms the grace timers of runs that must wait for a slot. */
   #hand (first: InFlight, manual: boolean): void {
     const { job, store, jobstore, group } = first
-    const flights = group ?? [first]
     const executor = this.executorOf(job)
     // Submitted when it goes to its executor: a fire decided ahead, at its time.
-    if (this.#c.listening('job_submitted')) for (const flight of flights) this.#emitRun('job_submitted', job, jobstore, flight.run)
+    if (this.#c.listening('job_submitted')) for (const flight of group ?? [first]) this.#emitRun('job_submitted', job, jobstore, flight.run)
     // Made when due, not when decided: it is gone as soon as the slot ran it.
     const work: Work = group === null
       ? () => this.#start(first)
@@ -272,17 +271,25 @@ export class Runner {
     // whenever a slot frees up (which could be never, with every slot held by hung tasks).
     const graceMs = job.misfire_grace_time === null ? Infinity : job.misfire_grace_time * 1000
     if (manual || !Number.isFinite(graceMs)) return
-    for (const flight of flights) {
-      if (flight.started || flight.run.trigger !== 'scheduled') continue
-      const wait = flight.dueAt + graceMs - storeNow(store, this.#c.clock)
-      flight.graceTimer = this.#c.clock.setTimeout(() => {
-        flight.graceTimer = null
-        if (flight.started || flight.expired) return
-        flight.expired = true
-        if (flights.every((f) => f.expired)) executor.withdraw(work)
-        void this.#recordMissed(store, jobstore, job, flight.run, storeNow(store, this.#c.clock)).then((error) => { this.#settle(flight, error) })
-      }, Math.max(0, wait))
+    // By index, and the timers armed apart: the usual fire, started already, allocates nothing here.
+    const count = group === null ? 1 : group.length
+    for (let i = 0; i < count; i++) {
+      const flight = group === null ? first : group[i] as InFlight
+      if (!flight.started && flight.run.trigger === 'scheduled') this.#armGrace(flight, graceMs, executor, work)
     }
+  }
+
+  /** Records a fire missed if it still waits for a slot when its grace ends. */
+  #armGrace (flight: InFlight, graceMs: number, executor: Executor, work: Work): void {
+    const { job, store, jobstore, group } = flight
+    const wait = flight.dueAt + graceMs - storeNow(store, this.#c.clock)
+    flight.graceTimer = this.#c.clock.setTimeout(() => {
+      flight.graceTimer = null
+      if (flight.started || flight.expired) return
+      flight.expired = true
+      if (group === null || group.every((f) => f.expired)) executor.withdraw(work)
+      void this.#recordMissed(store, jobstore, job, flight.run, storeNow(store, this.#c.clock)).then((error) => { this.#settle(flight, error) })
+    }, Math.max(0, wait))
   }
 
   /**
@@ -642,7 +649,10 @@ export class Runner {
     const byStore = new Map<JobStore, InFlight[]>()
     for (const flight of this.#inflight.toArray()) {
       flight.abort(new Error('scheduler shutdown'))
-      byStore.set(flight.store, [...byStore.get(flight.store) ?? [], flight])
+      // Pushed, not copied: thousands of runs decided ahead may be in flight.
+      const flights = byStore.get(flight.store)
+      if (flights === undefined) byStore.set(flight.store, [flight])
+      else flights.push(flight)
     }
     // Release the leases now rather than let another process wait for them to lapse.
     for (const [store, flights] of byStore) {
