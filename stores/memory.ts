@@ -3,9 +3,9 @@ import { ConflictingIdError } from '../src/errors.js'
 import {
   listRank, overdueAt, searchKey, SAME_CLOCK_STEP_MS,
   type AcquiredJob, type JobPage, type JobRelease, type JobStore, type JobStoreQuery, type RunFinish,
-  type RunResult, type SchedulerSharedState, type StoreChange
+  type SchedulerSharedState, type StoreChange
 } from '../src/store.js'
-import type { JobRecord, RunRecord, RunStatus } from '../src/types.js'
+import type { JobRecord, RunRecord } from '../src/types.js'
 
 /**
  * One job and the keys it is indexed under. The keys are copied from the record when it is
@@ -14,8 +14,6 @@ import type { JobRecord, RunRecord, RunStatus } from '../src/types.js'
 interface StoredJob {
   /** Never mutated once stored (replaced whole), so claims can hand it out without a copy. */
   job: JobRecord
-  /** The record has the usual fields in the usual order (see afterFire). */
-  usual: boolean
   leaseOwner: string | null
   leaseExpires: number | null
   /**
@@ -32,6 +30,12 @@ interface StoredJob {
   removed: boolean
   idKey: string
   nameKey: string
+}
+
+/** A job's runs, oldest first (the order history is trimmed in), plus its running ones (few). */
+interface History {
+  runs: RunRecord[]
+  running: RunRecord[]
 }
 
 // sorted-btree is CommonJS with a `default` export: under Node's ESM the class is `.default`.
@@ -85,15 +89,14 @@ export class MemoryStore implements JobStore {
    * seconds), not through an index by run id, which thousands of fires a second would fill and
    * empty (and reallocate) every second. Histories found without a running run are dropped then.
    */
-  readonly #withRunning = new Set<JobHistory>()
+  readonly #withRunning = new Set<History>()
   /**
    * How many running runs hold a lease expiring at each instant. Counts, not the runs: the runs of
    * a wakeup share one instant, and a set of thousands of runs made and emptied every second
    * would be garbage every second. The runs themselves are looked for only when one lapses (rare).
    */
   readonly #leases = new BTree<number, number>()
-  readonly #history = new Map<string, JobHistory>()
-  readonly #finished = new FinishedRuns()
+  readonly #history = new Map<string, History>()
   readonly #listeners = new Set<(change: StoreChange) => void>()
   /**
    * Jobs that fired since the list and overdue trees were last read: their keys there are
@@ -115,9 +118,8 @@ export class MemoryStore implements JobStore {
     this.#refreshStale()
     // Every field given here, so the object holds them all in place (no separate property store).
     const stored: StoredJob = {
-      job: frozenCopy(job), usual: false, leaseOwner: null, leaseExpires: null, rank: 0, listAt: 0, overdueAt: null, dueAt: null, removed: false, idKey: '', nameKey: ''
+      job: frozenCopy(job), leaseOwner: null, leaseExpires: null, rank: 0, listAt: 0, overdueAt: null, dueAt: null, removed: false, idKey: '', nameKey: ''
     }
-    stored.usual = hasUsualFields(stored.job)
     this.#jobs.set(job.id, stored)
     this.#index(stored)
     this.#emit({ type: 'job_added', jobId: job.id, nextRunTime: job.next_run_time })
@@ -136,7 +138,6 @@ export class MemoryStore implements JobStore {
     // The claim survives: its holder notices the version change at release.
     this.#unindex(stored)
     stored.job = frozenCopy({ ...job, version: stored.job.version + 1 })
-    stored.usual = hasUsualFields(stored.job)
     this.#index(stored)
     this.#emit({ type: 'job_modified', jobId: job.id, nextRunTime: stored.job.next_run_time })
     return structuredClone(stored.job)
@@ -250,7 +251,7 @@ export class MemoryStore implements JobStore {
     if (unchanged) {
       for (const run of release.runs) this.#putRun(run)
       // A version bump, so a writer that read the job before this fire cannot roll its schedule back.
-      stored.job = afterFire(stored, release.next_run_time, release.next_fire_time)
+      stored.job = Object.freeze({ ...stored.job, next_run_time: release.next_run_time, next_fire_time: release.next_fire_time, version: stored.job.version + 1 })
       this.#stale.add(stored)
     }
     this.#indexDue(stored)
@@ -263,7 +264,8 @@ export class MemoryStore implements JobStore {
       // History lives with its job: a finished run of a missing job would never be cleaned up.
       if (run.status !== 'running' && !this.#jobs.has(run.job_id)) continue
       // A run id already stored is replaced (searched in its job's history: manual runs are rare).
-      this.#dropRunById(run.job_id, run.run_id)
+      const previous = this.#history.get(run.job_id)?.runs.find((r) => r.run_id === run.run_id)
+      if (previous !== undefined) this.#dropRun(previous)
       this.#putRun(structuredClone(run))
     }
     for (const jobId of new Set(runs.map((r) => r.job_id))) this.#trim(jobId, historyLimit)
@@ -292,12 +294,20 @@ export class MemoryStore implements JobStore {
       const run = this.#findRunning(runId, jobId)
       if (run === undefined || run.node_id !== owner) { written[i] = false; continue }
       written[i] = true
+      if (!this.#jobs.has(run.job_id)) { this.#dropRun(run); continue }
       this.#unlease(run)
-      const history = this.#history.get(run.job_id) as JobHistory
+      const history = this.#history.get(run.job_id) as History
       removeItem(history.running, run)
-      // History lives with its job: the finished run of a removed job is not kept.
-      if (this.#jobs.has(run.job_id)) this.#finished.add(history, run, result)
-      else if (history.size === 0) this.#history.delete(run.job_id)
+      const moved = run.started_at !== result.started_at
+      run.status = result.status
+      run.started_at = result.started_at
+      run.finished_at = result.finished_at
+      run.error = result.error === null ? null : structuredClone(result.error)
+      run.duration_ms = result.duration_ms
+      run.lag_ms = result.lag_ms
+      run.lease_expires = null
+      // Its place in the history order changes only if started_at moved past a neighbour's.
+      if (moved) this.#reorder(history.runs, run)
     }
     return written
   }
@@ -313,18 +323,22 @@ export class MemoryStore implements JobStore {
     lapsed.sort((a, b) => (a.lease_expires as number) - (b.lease_expires as number))
     return lapsed.map((run) => {
       this.#unlease(run)
-      const history = this.#history.get(run.job_id) as JobHistory
-      removeItem(history.running, run)
-      const abandoned: RunRecord = { ...run, status: 'abandoned', finished_at: now, lease_expires: null }
-      if (this.#jobs.has(run.job_id)) this.#finished.add(history, abandoned)
-      else if (history.size === 0) this.#history.delete(run.job_id)
-      return structuredClone(abandoned)
+      const history = this.#history.get(run.job_id)
+      if (history !== undefined) removeItem(history.running, run)
+      run.status = 'abandoned'
+      run.finished_at = now
+      run.lease_expires = null
+      if (!this.#jobs.has(run.job_id)) this.#dropRun(run)
+      return structuredClone(run)
     })
   }
 
   async getRuns (jobId: string, limit?: number): Promise<RunRecord[]> {
-    const history = this.#history.get(jobId)
-    return history === undefined ? [] : this.#finished.newestFirst(history, limit)
+    const runs = this.#history.get(jobId)?.runs ?? []
+    const count = limit === undefined ? runs.length : Math.max(0, Math.min(limit, runs.length))
+    const out: RunRecord[] = []
+    for (let i = runs.length - 1; out.length < count; i--) out.push(structuredClone(runs[i] as RunRecord))
+    return out
   }
 
   async nextWakeTime (): Promise<number | null> {
@@ -500,8 +514,8 @@ export class MemoryStore implements JobStore {
     this.#jobs.delete(id)
     const history = this.#history.get(id)
     if (history === undefined) return true
-    this.#finished.clear(history)
-    if (history.size === 0) this.#history.delete(id)
+    history.runs = history.runs.filter((run) => run.status === 'running')
+    if (history.runs.length === 0) this.#history.delete(id)
     return true
   }
 
@@ -550,36 +564,44 @@ export class MemoryStore implements JobStore {
     else this.#leases.delete(run.lease_expires)
   }
 
-  /** Stores a run in its job's history (a new one: the claim cycle's runs never exist yet). */
+  /** Stores a run in its job's history order (a new one: the claim cycle's runs never exist yet). */
   #putRun (run: RunRecord): void {
     let history = this.#history.get(run.job_id)
     if (history === undefined) {
-      history = new JobHistory(run.job_id)
+      history = { runs: [], running: [] }
       this.#history.set(run.job_id, history)
     }
-    if (run.status !== 'running') {
-      this.#finished.add(history, run)
-      return
+    const { runs } = history
+    let i = runs.length // runs mostly arrive in order: search back from the end
+    while (i > 0 && compareRuns(runs[i - 1] as RunRecord, run) > 0) i--
+    if (i === runs.length) runs.push(run)
+    else runs.splice(i, 0, run)
+    if (run.status === 'running') {
+      history.running.push(run)
+      this.#withRunning.add(history)
+      this.#lease(run)
     }
-    history.running.push(run)
-    this.#withRunning.add(history)
-    this.#lease(run)
   }
 
-  /** Drops a running run (its lease too). */
+  /** Moves a run whose sort key changed to its place in a history (mostly: it stays). */
+  #reorder (runs: RunRecord[], run: RunRecord): void {
+    const i = runs.lastIndexOf(run)
+    const before = runs[i - 1]
+    const after = runs[i + 1]
+    if ((before === undefined || compareRuns(before, run) <= 0) && (after === undefined || compareRuns(run, after) <= 0)) return
+    runs.splice(i, 1)
+    let j = runs.length
+    while (j > 0 && compareRuns(runs[j - 1] as RunRecord, run) > 0) j--
+    runs.splice(j, 0, run)
+  }
+
   #dropRun (run: RunRecord): void {
     const history = this.#history.get(run.job_id)
     if (history === undefined) return
     if (removeItem(history.running, run)) this.#unlease(run)
-    if (history.size === 0) this.#history.delete(run.job_id)
-  }
-
-  #dropRunById (jobId: string, runId: string): void {
-    const history = this.#history.get(jobId)
-    if (history === undefined) return
-    const running = history.running.find((run) => run.run_id === runId)
-    if (running !== undefined) this.#dropRun(running)
-    else if (this.#finished.remove(history, runId) && history.size === 0) this.#history.delete(jobId)
+    const i = history.runs.lastIndexOf(run)
+    if (i >= 0) history.runs.splice(i, 1)
+    if (history.runs.length === 0) this.#history.delete(run.job_id)
   }
 
   /**
@@ -589,10 +611,23 @@ export class MemoryStore implements JobStore {
   #trim (jobId: string, limit: number): void {
     const history = this.#history.get(jobId)
     if (history === undefined) return
-    const excess = history.size - Math.max(0, limit)
+    let excess = history.runs.length - Math.max(0, limit)
     if (excess <= 0) return
-    this.#finished.dropOldest(history, Math.min(excess, history.finishedCount))
-    if (history.size === 0) this.#history.delete(jobId)
+    const { runs } = history
+    if (excess === 1 && runs[0]?.status !== 'running') {
+      // The usual case: one run over, and the oldest has finished.
+      runs.shift()
+      return
+    }
+    const keep: RunRecord[] = []
+    let i = 0
+    for (; excess > 0 && i < runs.length; i++) {
+      const run = runs[i] as RunRecord
+      if (run.status === 'running') keep.push(run)
+      else excess--
+    }
+    runs.splice(0, i, ...keep)
+    if (runs.length === 0) this.#history.delete(jobId)
   }
 }
 
@@ -623,49 +658,6 @@ function shareStrings<T> (copy: T, original: T): T {
   return copy
 }
 
-/** The fields of a job record as normalizeJob writes them, in its order. */
-const USUAL_FIELDS = [
-  'id', 'name', 'func', 'args', 'kwargs', 'trigger', 'executor', 'misfire_grace_time', 'coalesce', 'max_instances', 'timeout',
-  'next_run_time', 'next_fire_time', 'paused', 'paused_reason', 'source', 'config_hash', 'version', 'created_at', 'updated_at'
-]
-
-function hasUsualFields (job: JobRecord): boolean {
-  const keys = Object.keys(job)
-  return keys.length === USUAL_FIELDS.length && keys.every((key, i) => key === USUAL_FIELDS[i])
-}
-
-/**
- * The job's record after a fire: a new frozen record (claims handed the old one out), with its
- * next run and a new version. Written as one literal when the record has the usual fields: a
- * spread of a frozen record adds its fields one at a time, growing the object's property store
- * again and again (about 800 bytes allocated per fire, against 250 for the literal).
- */
-function afterFire ({ job, usual }: StoredJob, nextRunTime: number | null, nextFireTime: number | null): JobRecord {
-  if (!usual) return Object.freeze({ ...job, next_run_time: nextRunTime, next_fire_time: nextFireTime, version: job.version + 1 })
-  return Object.freeze({
-    id: job.id,
-    name: job.name,
-    func: job.func,
-    args: job.args,
-    kwargs: job.kwargs,
-    trigger: job.trigger,
-    executor: job.executor,
-    misfire_grace_time: job.misfire_grace_time,
-    coalesce: job.coalesce,
-    max_instances: job.max_instances,
-    timeout: job.timeout,
-    next_run_time: nextRunTime,
-    next_fire_time: nextFireTime,
-    paused: job.paused,
-    paused_reason: job.paused_reason,
-    source: job.source,
-    config_hash: job.config_hash,
-    version: job.version + 1,
-    created_at: job.created_at,
-    updated_at: job.updated_at
-  })
-}
-
 /** Shared (frozen) empty lists and objects: most jobs have no kwargs, many no args. */
 const NO_ITEMS = Object.freeze([])
 const NO_FIELDS = Object.freeze({})
@@ -693,262 +685,3 @@ function compareRuns (a: RunRecord, b: RunRecord): number {
   }
   return a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : 0
 }
-
-/*
- * Finished runs are kept packed. As a RunRecord object (its boxed numbers and its run id string
- * included) a finished run costs about 230 bytes, which 10,000 jobs firing every second multiply
- * into tens of megabytes a minute; and it never changes. Packed, it is one row of typed arrays
- * shared by every job (48 bytes, off the JavaScript heap), made a RunRecord again only when read:
- * a run finishing allocates nothing, and nothing grows by copying (rows come in chunks). A run
- * that does not fit a row (one with an error, a run id not made by this process, a duration or lag
- * other than the runner computes, unusual values) is kept whole beside it.
- */
-
-/** The numbers of a row: times (null as NaN), the run id's counter (-1: kept whole), the tag. */
-const SCHEDULED_AT = 0
-const STARTED_AT = 1
-const FINISHED_AT = 2
-const ID = 3
-const TAG = 4
-const STRIDE = 5
-/** The links of a row: the previous and next finished run of its job (NONE at either end). */
-const PREV = 0
-const NEXT = 1
-const LINKS = 2
-const NONE = -1
-const CHUNK_ROWS = 1024
-
-const PACKED_STATUSES: readonly RunStatus[] = ['success', 'error', 'missed', 'abandoned']
-const TRIGGERS: ReadonlyArray<RunRecord['trigger']> = ['scheduled', 'manual']
-/** Run ids made by run-id.ts: a prefix drawn once per process, then a counter in 12 hex digits. */
-const ID_LENGTH = 36
-const ID_PREFIX_LENGTH = 24
-
-/** A job's runs: the running ones as objects (their leases change), the finished ones as rows of FinishedRuns. */
-class JobHistory {
-  readonly jobId: string
-  readonly running: RunRecord[] = []
-  /** Its oldest and newest finished runs (rows), linked in order: scheduled_at, then started_at, then run_id. */
-  first = NONE
-  last = NONE
-  finishedCount = 0
-
-  constructor (jobId: string) {
-    this.jobId = jobId
-  }
-
-  get size (): number { return this.running.length + this.finishedCount }
-}
-
-/** The finished runs of every job of a store, one row each (see above). */
-class FinishedRuns {
-  readonly #numbers: Float64Array[] = []
-  readonly #links: Int32Array[] = []
-  /** Rows handed out so far; freed rows are chained through NEXT from #free. */
-  #used = 0
-  #free = NONE
-  readonly #whole = new Map<number, RunRecord>()
-  #idPrefix: string | null = null
-  readonly #nodes: string[] = []
-  readonly #nodeIndex = new Map<string, number>()
-
-  /** Adds a finished run: `run` as it was written, ended by `result` (unless the run holds its end itself). */
-  add (history: JobHistory, run: RunRecord, result: RunResult | RunRecord = run): void {
-    const { status, started_at: startedAt, finished_at: finishedAt, error, duration_ms: duration, lag_ms: lag } = result
-    const leaseExpires = result === run ? run.lease_expires : null
-    const tag = this.#tag(status, run.trigger, run.node_id)
-    const packs = tag >= 0 && error === null && leaseExpires === null && isTime(run.scheduled_at) &&
-      (startedAt === null || isTime(startedAt)) && (finishedAt === null || isTime(finishedAt)) &&
-      Object.is(duration, derivedDuration(startedAt, finishedAt)) && Object.is(lag, derivedLag(run.scheduled_at, startedAt))
-    const id = packs ? this.#idNumber(run.run_id) : NONE
-    // Its place: runs mostly finish in order, so searched back from the newest.
-    let before = history.last
-    while (before !== NONE && this.#compare(before, run.scheduled_at, startedAt, run.run_id) > 0) before = this.#link(before, PREV)
-    const row = this.#newRow()
-    this.#setNumber(row, SCHEDULED_AT, numberOrNaN(run.scheduled_at))
-    this.#setNumber(row, STARTED_AT, numberOrNaN(startedAt))
-    this.#setNumber(row, FINISHED_AT, numberOrNaN(finishedAt))
-    this.#setNumber(row, ID, id)
-    this.#setNumber(row, TAG, tag)
-    if (id === NONE) {
-      this.#whole.set(row, result === run
-        ? run
-        : { ...run, status, started_at: startedAt, finished_at: finishedAt, error: error === null ? null : structuredClone(error), duration_ms: duration, lag_ms: lag, lease_expires: null })
-    }
-    this.#insert(history, row, before)
-  }
-
-  dropOldest (history: JobHistory, count: number): void {
-    for (let i = 0; i < count; i++) this.#remove(history, history.first)
-  }
-
-  remove (history: JobHistory, runId: string): boolean {
-    for (let row = history.first; row !== NONE; row = this.#link(row, NEXT)) {
-      if (this.#runId(row) === runId) {
-        this.#remove(history, row)
-        return true
-      }
-    }
-    return false
-  }
-
-  clear (history: JobHistory): void {
-    while (history.first !== NONE) this.#remove(history, history.first)
-  }
-
-  /** A job's runs newest first, running and finished in one order, as RunRecords of their own. */
-  newestFirst (history: JobHistory, limit?: number): RunRecord[] {
-    const running = [...history.running].sort(compareRuns)
-    const count = limit === undefined ? history.size : Math.max(0, Math.min(limit, history.size))
-    const out: RunRecord[] = []
-    let row = history.last
-    let j = running.length - 1
-    while (out.length < count) {
-      const run = running[j]
-      if (run === undefined || (row !== NONE && this.#compare(row, run.scheduled_at, run.started_at, run.run_id) > 0)) {
-        out.push(this.#record(history.jobId, row))
-        row = this.#link(row, PREV)
-      } else {
-        out.push(structuredClone(run))
-        j--
-      }
-    }
-    return out
-  }
-
-  #record (jobId: string, row: number): RunRecord {
-    const whole = this.#whole.get(row)
-    if (whole !== undefined) return structuredClone(whole)
-    const tag = this.#number(row, TAG)
-    const scheduledAt = this.#number(row, SCHEDULED_AT)
-    const startedAt = nullIfNaN(this.#number(row, STARTED_AT))
-    const finishedAt = nullIfNaN(this.#number(row, FINISHED_AT))
-    return {
-      run_id: this.#idString(this.#number(row, ID)),
-      job_id: jobId,
-      scheduled_at: scheduledAt,
-      started_at: startedAt,
-      finished_at: finishedAt,
-      status: PACKED_STATUSES[tag % 4] as RunStatus,
-      error: null,
-      node_id: this.#nodes[Math.floor(tag / 8)] as string,
-      trigger: TRIGGERS[Math.floor(tag / 4) % 2] as RunRecord['trigger'],
-      duration_ms: derivedDuration(startedAt, finishedAt),
-      lag_ms: derivedLag(scheduledAt, startedAt),
-      lease_expires: null
-    }
-  }
-
-  /** The row against a run: as compareRuns. */
-  #compare (row: number, scheduledAt: number, startedAt: number | null, runId: string): number {
-    const scheduled = this.#number(row, SCHEDULED_AT)
-    if (scheduled !== scheduledAt) return scheduled - scheduledAt
-    const started = nullIfNaN(this.#number(row, STARTED_AT))
-    if (started !== startedAt) {
-      if (started === null) return -1
-      if (startedAt === null) return 1
-      return started - startedAt
-    }
-    const id = this.#runId(row)
-    return id < runId ? -1 : id > runId ? 1 : 0
-  }
-
-  #runId (row: number): string {
-    return this.#whole.get(row)?.run_id ?? this.#idString(this.#number(row, ID))
-  }
-
-  /** The counter of a run id of the shared form (the first such id sets the prefix); NONE for any other id. */
-  #idNumber (runId: string): number {
-    if (runId.length !== ID_LENGTH || (this.#idPrefix !== null && !runId.startsWith(this.#idPrefix))) return NONE
-    let n = 0
-    for (let i = ID_PREFIX_LENGTH; i < ID_LENGTH; i++) {
-      const c = runId.charCodeAt(i)
-      // Lower-case hex digits only, so that the id is made again exactly.
-      const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1
-      if (digit < 0) return NONE
-      n = n * 16 + digit
-    }
-    this.#idPrefix ??= runId.slice(0, ID_PREFIX_LENGTH)
-    return n
-  }
-
-  #idString (n: number): string {
-    return (this.#idPrefix as string) + n.toString(16).padStart(ID_LENGTH - ID_PREFIX_LENGTH, '0')
-  }
-
-  /** Status, trigger and node in one number; NONE for a status or trigger that is not packed. */
-  #tag (status: RunStatus, trigger: RunRecord['trigger'], nodeId: string): number {
-    const s = PACKED_STATUSES.indexOf(status)
-    const t = TRIGGERS.indexOf(trigger)
-    if (s < 0 || t < 0) return NONE
-    let node = this.#nodeIndex.get(nodeId)
-    if (node === undefined) {
-      node = this.#nodes.push(nodeId) - 1
-      this.#nodeIndex.set(nodeId, node)
-    }
-    return s + 4 * t + 8 * node
-  }
-
-  #number (row: number, column: number): number {
-    return (this.#numbers[Math.floor(row / CHUNK_ROWS)] as Float64Array)[(row % CHUNK_ROWS) * STRIDE + column] as number
-  }
-
-  #setNumber (row: number, column: number, value: number): void {
-    (this.#numbers[Math.floor(row / CHUNK_ROWS)] as Float64Array)[(row % CHUNK_ROWS) * STRIDE + column] = value
-  }
-
-  #link (row: number, which: number): number {
-    return (this.#links[Math.floor(row / CHUNK_ROWS)] as Int32Array)[(row % CHUNK_ROWS) * LINKS + which] as number
-  }
-
-  #setLink (row: number, which: number, value: number): void {
-    (this.#links[Math.floor(row / CHUNK_ROWS)] as Int32Array)[(row % CHUNK_ROWS) * LINKS + which] = value
-  }
-
-  #newRow (): number {
-    if (this.#free !== NONE) {
-      const row = this.#free
-      this.#free = this.#link(row, NEXT)
-      return row
-    }
-    if (this.#used === this.#numbers.length * CHUNK_ROWS) {
-      this.#numbers.push(new Float64Array(CHUNK_ROWS * STRIDE))
-      this.#links.push(new Int32Array(CHUNK_ROWS * LINKS))
-    }
-    return this.#used++
-  }
-
-  /** Links a new row into a job's runs after `before` (NONE: first). */
-  #insert (history: JobHistory, row: number, before: number): void {
-    const after = before === NONE ? history.first : this.#link(before, NEXT)
-    this.#setLink(row, PREV, before)
-    this.#setLink(row, NEXT, after)
-    if (before === NONE) history.first = row
-    else this.#setLink(before, NEXT, row)
-    if (after === NONE) history.last = row
-    else this.#setLink(after, PREV, row)
-    history.finishedCount++
-  }
-
-  #remove (history: JobHistory, row: number): void {
-    const before = this.#link(row, PREV)
-    const after = this.#link(row, NEXT)
-    if (before === NONE) history.first = after
-    else this.#setLink(before, NEXT, after)
-    if (after === NONE) history.last = before
-    else this.#setLink(after, PREV, before)
-    history.finishedCount--
-    this.#whole.delete(row)
-    this.#setLink(row, NEXT, this.#free)
-    this.#free = row
-  }
-}
-
-/** Duration and lag as the runner computes them; a run with others is kept whole. */
-const derivedDuration = (startedAt: number | null, finishedAt: number | null): number | null =>
-  startedAt === null || finishedAt === null ? null : finishedAt - startedAt
-const derivedLag = (scheduledAt: number, startedAt: number | null): number | null =>
-  startedAt === null ? null : startedAt - scheduledAt
-const isTime = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value)
-const numberOrNaN = (value: unknown): number => typeof value === 'number' ? value : NaN
-const nullIfNaN = (value: number): number | null => Number.isNaN(value) ? null : value

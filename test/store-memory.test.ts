@@ -94,7 +94,7 @@ test('MemoryStore: a fire writes the record as it was with its next run and a ne
   assert.equal(next.job.version, 2)
 })
 
-test('MemoryStore: finished runs read back exactly as written, packed or kept whole, among running ones', async () => {
+test('MemoryStore: finished runs read back exactly as written, among running ones', async () => {
   const store = new MemoryStore()
   await store.addJob(job('a'))
   const [claim] = await store.acquireDueJobs({ owner: 'node-a', now: BASE, leaseMs: LEASE, limit: 10 })
@@ -111,7 +111,7 @@ test('MemoryStore: finished runs read back exactly as written, packed or kept wh
   const error = { name: 'TypeError', message: 'boom', stack: 'TypeError: boom\n    at task' }
   const failure = { status: 'error' as const, started_at: BASE + 600, finished_at: BASE + 700, error, duration_ms: 100, lag_ms: 100 }
   assert.deepEqual(await store.finishRuns('node-b', [{ runId: manual.run_id, jobId: 'a', result: failure }]), [true])
-  // A run id of another form, and a duration other than the runner derives: kept whole.
+  // A run id of another form, and a duration other than the runner derives.
   const foreign = finished('a', BASE + 800, { run_id: 'imported-1', duration_ms: 99 })
   await store.insertRuns([foreign], 100)
   const lapsing = newRun(claim.job, BASE + 900, BASE + 900, 'scheduled', 'node-c', 50)
@@ -138,7 +138,7 @@ test('MemoryStore: finished runs read back exactly as written, packed or kept wh
   assert.deepEqual(await store.getRuns('a'), expected)
 })
 
-test('MemoryStore: runs of one instant are ordered by start, then run id, packed, kept whole or running', async () => {
+test('MemoryStore: runs of one instant are ordered by start, then run id, finished or running', async () => {
   const store = new MemoryStore()
   await store.addJob(job('a'))
   const packed = [newRunId(), newRunId(), newRunId()].map((id) => finished('a', BASE, { run_id: id }))
@@ -153,7 +153,7 @@ test('MemoryStore: runs of one instant are ordered by start, then run id, packed
   assert.deepEqual(await store.getRuns('a'), [...all].sort(byHistoryOrder).reverse())
 })
 
-test('MemoryStore: trims, replacements and removals keep packed histories exact (checked against a model)', async () => {
+test('MemoryStore: trims, replacements and removals keep histories exact (checked against a model)', async () => {
   const store = new MemoryStore()
   const jobs = ['a', 'b', 'c', 'd']
   for (const id of jobs) await store.addJob(job(id))
@@ -163,7 +163,7 @@ test('MemoryStore: trims, replacements and removals keep packed histories exact 
   const check = async (): Promise<void> => {
     for (const id of jobs) assert.deepEqual(await store.getRuns(id), [...model.get(id)!].sort(byHistoryOrder).reverse(), `history of ${id}`)
   }
-  // Enough runs to fill several chunks of rows, and to reuse the rows that trims free.
+  // Many runs, trimmed, replaced and removed in random order.
   for (let step = 0; step < 6000; step++) {
     const id = jobs[random(jobs.length)] as string
     const runs = model.get(id)!
