@@ -25,10 +25,7 @@ export function preludeDefinitions (common: string): Definition[] {
   for (const line of common.split('\n')) {
     const m = LOCAL.exec(line)
     if (m !== null) {
-      defs.push({ names: (m[1] as string).split(',').map((n) => n.trim()), text: '' })
-      pending.push(line)
-      const def = defs[defs.length - 1] as Definition
-      def.text = pending.join('\n')
+      defs.push({ names: (m[1] as string).split(',').map((n) => n.trim()), text: [...pending, line].join('\n') })
       pending = []
     } else if (defs.length > 0 && /^(\s|end\b|}|\])/.test(line)) {
       // The body of the definition above (indented, or its closing line).

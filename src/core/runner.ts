@@ -196,8 +196,7 @@ export interface RunnerConfig {
 export class Runner {
   readonly #c: RunnerConfig
   readonly #inflight = new FlightList()
-  /** Instances decided ahead of their time, by the instant (our clock) they go to their executor. */
-  /** Per store, per due instant (store time): the instances waiting for it, and its timer. */
+  /** Instances decided ahead of their time: per store, per due instant (store time), with its timer. */
   readonly #starts = new Map<JobStore, Map<number, { due: InFlight[], timer: unknown }>>()
   /** Runs in #inflight that were decided ahead and wait in #starts. */
   #deferred = 0

@@ -337,17 +337,19 @@ local function putRun (runId, json, state, lease)
   end
 end
 
--- The oldest entries of a job's history from `offset`: `need` of them, and any more of the last
--- one's scheduled_at (so that the window ends where the true order and the entries' order agree).
-local function histWindow (key, offset, need)
-  local members = rcall('ZRANGE', key, offset, offset + need)
-  if #members > need then
-    local at = schedOf(members[need])
-    if schedOf(members[need + 1]) == at then
-      for _, m in ipairs(rcall('ZRANGEBYLEX', key, '(' .. members[need + 1], '(' .. at .. ';')) do members[#members + 1] = m end
-    else
-      members[need + 1] = nil
-    end
+-- `members`: the first need + 1 entries of a job's history (oldest first, or with `newest` newest
+-- first). Cut where a scheduled_at ends, since entries order equal scheduled_at by started_at as
+-- written: the extra entry goes, or, when it shares the last one's scheduled_at, the rest of that
+-- scheduled_at is read too.
+local function toSchedBoundary (key, members, need, newest)
+  if #members <= need then return members end
+  local at = schedOf(members[need])
+  if schedOf(members[need + 1]) ~= at then
+    members[need + 1] = nil
+  elseif newest then
+    for _, m in ipairs(rcall('ZREVRANGEBYLEX', key, '(' .. members[need + 1], '[' .. at .. ':')) do members[#members + 1] = m end
+  else
+    for _, m in ipairs(rcall('ZRANGEBYLEX', key, '(' .. members[need + 1], '(' .. at .. ';')) do members[#members + 1] = m end
   end
   return members
 end
@@ -365,7 +367,8 @@ local function trimJobs (jobs, limit)
       -- finished ones in true history order.
       local items, finished, offset = {}, 0, 0
       while finished < excess do
-        local members = histWindow(key, offset, excess - finished)
+        local need = excess - finished
+        local members = toSchedBoundary(key, rcall('ZRANGE', key, offset, offset + need), need, false)
         if #members == 0 then break end
         offset = offset + #members
         local ids = {}

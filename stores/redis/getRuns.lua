@@ -7,16 +7,7 @@ local limit = tonumber(ARGV[2])
 if limit == 0 then return {} end
 local key = histKey(ARGV[1])
 local members = rcall('ZREVRANGE', key, 0, limit < 0 and -1 or limit)
--- Entries order equal scheduled_at by started_at as written: all of the last one's scheduled_at
--- are read, so that ordering them by their real started_at picks the right ones.
-if limit > 0 and #members > limit then
-  local at = schedOf(members[limit])
-  if schedOf(members[limit + 1]) == at then
-    for _, m in ipairs(rcall('ZREVRANGEBYLEX', key, '(' .. members[limit + 1], '[' .. at .. ':')) do members[#members + 1] = m end
-  else
-    members[limit + 1] = nil
-  end
-end
+if limit > 0 then toSchedBoundary(key, members, limit, true) end
 local items = {}
 for _, member in ipairs(members) do
   local runId = runIdOf(member)
