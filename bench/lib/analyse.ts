@@ -80,6 +80,8 @@ export interface OnceFigures {
   fired: number
   missed: number
   duplicates: number
+  /** When the first one-shot started, after the instant (how long the wave waited to begin). */
+  firstStartMs: number
   /** When the last one-shot started, after the instant they were all due at. */
   lastStartMs: number
   p50: number
@@ -89,11 +91,13 @@ export interface OnceFigures {
 export function analyseOnce (fires: FireArrays, opts: { jobs: number, at: number }): OnceFigures {
   const seen = new Set<number>()
   const lateness: number[] = []
+  let first = Infinity
   let last = -Infinity
   for (let i = 0; i < fires.n.length; i++) {
     seen.add(fires.n[i] as number)
     const start = fires.start[i] as number
     lateness.push(start - opts.at)
+    if (start < first) first = start
     if (start > last) last = start
   }
   const summary = latenessSummary(lateness)
@@ -102,6 +106,7 @@ export function analyseOnce (fires: FireArrays, opts: { jobs: number, at: number
     fired: seen.size,
     missed: opts.jobs - seen.size,
     duplicates: fires.n.length - seen.size,
+    firstStartMs: round(first - opts.at, 1),
     lastStartMs: round(last - opts.at, 1),
     p50: summary.p50,
     p99: summary.p99
