@@ -37,15 +37,20 @@ const adapterFilter = args.adapters?.split(',').map((s) => s.trim())
 for (const name of adapterFilter ?? []) adapterInfo(name)
 const quick = args.quick
 
-const CHILD = new URL('./child.ts', import.meta.url).pathname
+// The scenarios run transpiled (bench/build.mjs, before every `npm run bench`), without a TypeScript
+// loader in the measured process; BENCH_FROM_SRC=1 runs them as TypeScript under tsx.
+const CHILD = process.env.BENCH_FROM_SRC === '1'
+  ? { path: new URL('./child.ts', import.meta.url).pathname, execArgv: ['--import', 'tsx'] }
+  : { path: new URL('../dist-bench/bench/child.js', import.meta.url).pathname, execArgv: [] }
+if (!existsSync(CHILD.path)) throw new Error(`${CHILD.path} is missing: run \`node bench/build.mjs\` (npm run bench does)`)
 
 /** Runs one scenario on one adapter in a fresh process; a child that overruns its time is killed. */
 let childSeq = 0
 async function runChild (scenario: string, adapter: string, params: unknown, timeoutMs: number): Promise<Figures> {
   // Where the child's watchdog thread writes its figures when the main thread is starved.
   const starvedFile = join(tmpdir(), `apsched-bench-${process.pid}-${childSeq++}.json`)
-  const child = fork(CHILD, [JSON.stringify({ scenario, adapter, params, starvedFile })], {
-    execArgv: ['--expose-gc', '--max-old-space-size=8192', '--import', 'tsx'],
+  const child = fork(CHILD.path, [JSON.stringify({ scenario, adapter, params, starvedFile })], {
+    execArgv: ['--expose-gc', '--max-old-space-size=8192', ...CHILD.execArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   return await new Promise<Figures>((resolve) => {

@@ -12,16 +12,17 @@ import type { JobDefinition } from '../../src/index.js'
 import { lib } from '../lib/ours-lib.js'
 import { OURS_CONCURRENCY, ourStores } from '../adapters/ours.js'
 import { round } from '../lib/stats.js'
+import { forkable } from '../lib/forkable.js'
 
 export interface ApiParams { seconds: number, connections: number, jobs: number }
 
 interface Load { rps: number, p50: number, p99: number, ok: number, non2xx: number, errors: number }
 
-const CLIENT = new URL('../load-client.ts', import.meta.url).pathname
+const CLIENT = forkable('../load-client.ts', import.meta.url)
 const JOB_BODY = { func: 'noop', trigger: 'interval' as const, days: 1 }
 
 async function load (opts: { url: string, method: 'GET' | 'POST', seconds: number, connections: number, idPrefix?: string }): Promise<Load> {
-  const child = fork(CLIENT, [JSON.stringify({ ...opts, body: JOB_BODY })], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(CLIENT.path, [JSON.stringify({ ...opts, body: JOB_BODY })], { execArgv: CLIENT.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   return await new Promise<Load>((resolve, reject) => {
     child.on('message', (msg: Load) => { resolve(msg) })
     child.once('exit', (code) => { reject(new Error(`load client exited with ${String(code)}`)) })

@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { adapterInfo } from '../adapters/index.js'
+import { forkable } from '../lib/forkable.js'
 import { analyseRecurring } from '../lib/analyse.js'
 import { nowMs, sleep } from '../lib/clock.js'
 import type { FireArrays } from '../lib/fire-log.js'
@@ -20,7 +21,7 @@ export interface ProcessesParams {
   settleMs: number
 }
 
-const WORKER = new URL('../worker-process.ts', import.meta.url).pathname
+const WORKER = forkable('../worker-process.ts', import.meta.url)
 
 interface WorkerMessage { type: 'ready' | 'fires' | 'error', node: string, fires?: FireArrays, error?: string, cpuMs?: number }
 
@@ -36,8 +37,8 @@ export async function runProcesses (adapterName: string, p: ProcessesParams, dir
       const node = `p${i + 1}`
       // Room for every fire of the run in any one process.
       const capacity = p.jobs * (p.seconds + Math.ceil((p.warmupMs + p.settleMs) / 1000) + 120)
-      const child = fork(WORKER, [JSON.stringify({ adapter: adapterName, dir, shared, node, jobs: p.jobs, capacity })], {
-        execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+      const child = fork(WORKER.path, [JSON.stringify({ adapter: adapterName, dir, shared, node, jobs: p.jobs, capacity })], {
+        execArgv: WORKER.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc']
       })
       children.push(child)
       return await new Promise<WorkerMessage>((resolve, reject) => {
