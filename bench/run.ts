@@ -18,6 +18,7 @@ import { adapterInfo } from './adapters/index.js'
 import { medianFigures, table, type RunRecord } from './report.js'
 import { scenarios, type Scenario } from './scenarios/index.js'
 import type { Figures } from './targets.js'
+import { probeStalls } from './lib/stall-probe.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -95,6 +96,8 @@ const selected: Scenario[] = scenarios.filter((s) => only === undefined || only.
 const lead = new Map<string, number>() // S3/S5: lead learnt per adapter when adding overran the first fire
 
 console.log(`fastify-apscheduler bench: ${selected.map((s) => s.id).join(', ')}${quick ? ' (quick)' : ''}; node ${process.version}, ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+const stalls = probeStalls(quick ? 1000 : 5000)
+console.log(`machine stalls: a busy loop was held up ${stalls.over1ms} times for more than 1 ms in ${stalls.seconds} s, the longest ${stalls.longestMs} ms`)
 for (const scenario of selected) {
   const names = scenario.adapters.filter((a) => adapterFilter === undefined || adapterFilter.includes(a))
   const runs = runsArg ?? (quick ? 1 : scenario.defaultRuns)
@@ -138,7 +141,7 @@ const passed = allChecks.filter((c) => c.pass).length
 const summary = `Targets: ${passed} of ${allChecks.length} checks pass.` +
   (passed < allChecks.length ? ` Failing: ${allChecks.filter((c) => !c.pass).map((c) => `${c.scenario} ${c.adapter} ${c.text}`).join('; ')}.` : '')
 console.log(summary)
-const machine = { cores: cpus().length, cpu: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, loadavgAtEnd: loadavg() }
+const machine = { cores: cpus().length, cpu: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, loadavgAtEnd: loadavg(), stallsAtStart: stalls }
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
 const out = args.out ?? new URL(`./results/${started.toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url).pathname
 writeFileSync(out, JSON.stringify({ started: started.toISOString(), finished: new Date().toISOString(), machine, args: { runs: runsArg, only, quick, adapters: adapterFilter }, checks: allChecks, medians, records, table: sections.join('\n\n') }, null, 2))
