@@ -14,12 +14,12 @@
     P:sid, P:sname  zset  "<search key>\0<id>", score 0: prefix search by id and by name
     P:overdue   zset   scheduled jobs, score next_run_time + grace: when /health calls them overdue
     P:next      zset   unpaused, unclaimed jobs with a next_run_time: what can become due
-    P:claims    zset   claimed job id -> claim expiry
+    P:claims    zset   claimed job id -> claim expiry (and SKIPLIST, see below)
     P:owners    hash   claimed job id -> claim owner
     P:claimers  zset   owner -> when it last asked for due jobs (the workers taking turns)
     P:runs      hash   run id -> the run's trigger ('scheduled'/'manual'; older versions: the run's JSON)
     P:runst     hash   run id -> "status\tscheduled_at\tstarted_at\tfinished_at\tduration_ms\tlag_ms\tnode(JSON)\tjob(JSON)\terror(JSON)"
-    P:running   zset   running run id -> lease expiry (+inf when none)
+    P:running   zset   running run id -> lease expiry (+inf when none; and SKIPLIST, see below)
     P:jrun      hash   job id -> its running runs' ids, each as "<length>:<id>" (max_instances
                        counts: a run is live while its lease in P:running is ahead; a hash field
                        rather than a zset per job, so that a batch of fires updates it in one call)
@@ -40,6 +40,15 @@ local K = {
   running = P .. ':running', jrun = P .. ':jrun', state = P .. ':state', changes = P .. ':changes'
 }
 local function histKey (jobId) return P .. ':hist:' .. jobId end
+
+-- P:claims and P:running hold about a batch of members at a time, the size at which Redis keeps
+-- a zset as a listpack (up to zset-max-listpack-entries, default 128), where every insert and
+-- delete walks the whole list: 4-6 us of server CPU a fire for each of the two. A member longer
+-- than zset-max-listpack-value (default 64 bytes) makes a zset a skiplist for good, and a zset
+-- that always holds it is never deleted (which would start it as a listpack again). So this
+-- member, scored +inf, is written with every batch of claims and leases; no reader takes it for
+-- a job or a run (+inf is never due or lapsed, and nextWakeTime skips it).
+local SKIPLIST = string.rep('~', 128)
 
 -- Epoch milliseconds as the server sees them.
 local function serverTime ()
@@ -332,7 +341,7 @@ local function putRun (runId, json, state, lease)
   rcall('ZADD', histKey(f.jobId), 0, sortKey(runId, f))
   if f[R_STATUS] == 'running' then
     local score = lease == '' and '+inf' or lease
-    rcall('ZADD', K.running, score, runId)
+    rcall('ZADD', K.running, score, runId, '+inf', SKIPLIST)
     jrunAdd(f.jobId, runId)
   end
 end
