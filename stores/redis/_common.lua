@@ -15,7 +15,7 @@
     P:overdue   zset   scheduled jobs, score next_run_time + grace: when /health calls them overdue
     P:next      zset   unpaused, unclaimed jobs with a next_run_time: what can become due
     P:claims    zset   claimed job id -> claim expiry (and SKIPLIST, see below)
-    P:owners    hash   claimed job id -> claim owner
+    P:owners    hash   claimed job id -> claim owner (and SKIPLIST, see below)
     P:claimers  zset   owner -> when it last asked for due jobs (the workers taking turns)
     P:runs      hash   run id -> the run's trigger ('scheduled'/'manual'; older versions: the run's JSON)
     P:runst     hash   run id -> "status\tscheduled_at\tstarted_at\tfinished_at\tduration_ms\tlag_ms\tnode(JSON)\tjob(JSON)\terror(JSON)"
@@ -41,14 +41,16 @@ local K = {
 }
 local function histKey (jobId) return P .. ':hist:' .. jobId end
 
--- P:claims and P:running hold about a batch of members at a time, the size at which Redis keeps
--- a zset as a listpack (up to zset-max-listpack-entries, default 128), where every insert and
--- delete walks the whole list: 4-6 us of server CPU a fire for each of the two. A member longer
--- than zset-max-listpack-value (default 64 bytes) makes a zset a skiplist for good, and a zset
--- that always holds it is never deleted (which would start it as a listpack again). So this
--- member, scored +inf, is written with every batch of claims and leases; no reader takes it for
--- a job or a run (+inf is never due or lapsed, and nextWakeTime skips it).
-local SKIPLIST = string.rep('~', 128)
+-- P:claims, P:running and P:owners hold about a batch of members at a time, the size at which
+-- Redis keeps a zset or hash as a listpack (up to zset-max-listpack-entries, default 128, and
+-- hash-max-listpack-entries, default 512), where every insert, delete and lookup walks the whole
+-- list. A member (or a hash value) longer than zset-max-listpack-value / hash-max-listpack-value
+-- (default 64 bytes) makes the key a skiplist or hash table for good, and a key that always holds
+-- it is never deleted (which would start it as a listpack again). So this member, scored +inf in
+-- the zsets and its own value in P:owners, is written with every batch of claims and leases. It
+-- is longer than any job id (191 characters at most), and no reader takes it for a job or a run:
+-- +inf is never due or lapsed, and nextWakeTime stops at it.
+local SKIPLIST = string.rep('~', 256)
 
 -- Epoch milliseconds as the server sees them.
 local function serverTime ()

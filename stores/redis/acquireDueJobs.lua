@@ -101,6 +101,8 @@ bulk('ZREM', K.next, ids)
 if #claims > 0 then
   claims[#claims + 1] = '+inf'
   claims[#claims + 1] = SKIPLIST
+  owners[#owners + 1] = SKIPLIST
+  owners[#owners + 1] = SKIPLIST
 end
 bulk('ZADD', K.claims, claims)
 bulk('HSET', K.owners, owners)
