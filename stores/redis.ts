@@ -60,7 +60,22 @@ const AHEAD_TURN = 25
 /** How long finished runs wait for Redis to come back before their results are given up. */
 const FINISH_RETRY_MS = 60_000
 
-const str = (n: number | null): string => n === null ? '' : String(n)
+/**
+ * A number (or null) as the scripts take it. Recent conversions are kept: the releases and runs
+ * of one batch share a few times (the instant of a wave, its next fire, the decision time, one
+ * lease expiry), and a 13-digit number's String() costs more than looking it up.
+ */
+const strSeen = new Map<number, string>()
+const str = (n: number | null): string => {
+  if (n === null) return ''
+  let s = strSeen.get(n)
+  if (s === undefined) {
+    if (strSeen.size >= 16) strSeen.clear()
+    s = String(n)
+    strSeen.set(n, s)
+  }
+  return s
+}
 const numOrNull = (s: string | undefined): number | null => s === undefined || s === '' ? null : Number(s)
 
 /**
@@ -377,11 +392,12 @@ export class RedisStore implements JobStore {
     if (cached === undefined || cached.json !== json) {
       const job = JSON.parse(json) as JobRecord
       if (job.trigger.type === 'date') {
-        // Fires once: nothing to reuse.
+        // Fires once: nothing to reuse, and nothing else holds this parse, so it is not frozen
+        // either (as the SQLite store's): freezing a one-shot's record cost 3-4 us a fire.
         job.version = Number(version)
         job.next_run_time = numOrNull(nrt)
         job.next_fire_time = numOrNull(nft)
-        return deepFreeze(job)
+        return job
       }
       if (cached === undefined && this.#records.size >= RECORD_CACHE_SIZE) this.#records.clear()
       cached = { json, job: deepFreeze(job) }
@@ -567,7 +583,7 @@ function decodeJobs (out: string[]): JobRecord[] {
  */
 function encodeRun (run: RunRecord): string[] {
   const state = [
-    run.status, String(run.scheduled_at), str(run.started_at), str(run.finished_at), str(run.duration_ms), str(run.lag_ms),
+    run.status, str(run.scheduled_at), str(run.started_at), str(run.finished_at), str(run.duration_ms), str(run.lag_ms),
     JSON.stringify(run.node_id), JSON.stringify(run.job_id), run.error === null ? '' : JSON.stringify(run.error)
   ].join('\t')
   return [run.run_id, run.trigger, state, run.status === 'running' ? str(run.lease_expires) : '']

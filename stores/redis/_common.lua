@@ -14,15 +14,16 @@
     P:sid, P:sname  zset  "<search key>\0<id>", score 0: prefix search by id and by name
     P:overdue   zset   scheduled jobs, score next_run_time + grace: when /health calls them overdue
     P:next      zset   unpaused, unclaimed jobs with a next_run_time: what can become due
-    P:claims    zset   claimed job id -> claim expiry
-    P:owners    hash   claimed job id -> claim owner
+    P:claims    zset   claimed job id -> claim expiry (and SKIPLIST, see below)
+    P:owners    hash   claimed job id -> claim owner (and SKIPLIST, see below)
     P:claimers  zset   owner -> when it last asked for due jobs (the workers taking turns)
     P:runs      hash   run id -> the run's trigger ('scheduled'/'manual'; older versions: the run's JSON)
     P:runst     hash   run id -> "status\tscheduled_at\tstarted_at\tfinished_at\tduration_ms\tlag_ms\tnode(JSON)\tjob(JSON)\terror(JSON)"
-    P:running   zset   running run id -> lease expiry (+inf when none)
+    P:running   zset   running run id -> lease expiry (+inf when none; and SKIPLIST, see below)
     P:jrun      hash   job id -> its running runs' ids, each as "<length>:<id>" (max_instances
                        counts: a run is live while its lease in P:running is ahead; a hash field
-                       rather than a zset per job, so that a batch of fires updates it in one call)
+                       rather than a zset per job, so that a batch of fires updates it in one call;
+                       and SKIPLIST, see below)
     P:hist:<job>  zset all runs of a job, score 0, member "<scheduled>:<started>:<run id>", with
                        started_at as it was when the run was written: a run that starts later keeps
                        its entry (no move per fire), so reads and trims order equal scheduled_at
@@ -40,6 +41,17 @@ local K = {
   running = P .. ':running', jrun = P .. ':jrun', state = P .. ':state', changes = P .. ':changes'
 }
 local function histKey (jobId) return P .. ':hist:' .. jobId end
+
+-- P:claims, P:running, P:owners and P:jrun hold about a batch of members at a time, the size at which
+-- Redis keeps a zset or hash as a listpack (up to zset-max-listpack-entries, default 128, and
+-- hash-max-listpack-entries, default 512), where every insert, delete and lookup walks the whole
+-- list. A member (or a hash value) longer than zset-max-listpack-value / hash-max-listpack-value
+-- (default 64 bytes) makes the key a skiplist or hash table for good, and a key that always holds
+-- it is never deleted (which would start it as a listpack again). So this member, scored +inf in
+-- the zsets and its own value in the hashes, is written with every batch of claims and leases. It
+-- is longer than any job id (191 characters at most), and no reader takes it for a job or a run:
+-- +inf is never due or lapsed, and nextWakeTime stops at it.
+local SKIPLIST = string.rep('~', 256)
 
 -- Epoch milliseconds as the server sees them.
 local function serverTime ()
@@ -158,6 +170,10 @@ local function jrunApply (adds, drops)
     end
     if v == '' then del[#del + 1] = jobId else set[#set + 1] = jobId; set[#set + 1] = v end
   end
+  if #set > 0 then
+    set[#set + 1] = SKIPLIST
+    set[#set + 1] = SKIPLIST
+  end
   bulk('HSET', K.jrun, set)
   bulk('HDEL', K.jrun, del)
 end
@@ -272,7 +288,12 @@ end
 -- History order: scheduled_at, then started_at (null first), then run id. Entries are fixed width
 -- so that the byte order of members is that order, for started_at as written with the run.
 -- (The client builds the same entries for the runs it releases: historyEntry in stores/redis.ts.)
-local function pad (v) return string.format('%017.0f', tonumber(v) + 1e15) end
+-- A whole number of milliseconds below 1e15, as the client writes it, is padded without a
+-- string.format (two per finished run of a removed job, and a C printf of a float is dear).
+local function pad (v)
+  if type(v) == 'string' and #v <= 15 and string.find(v, '^[1-9]%d*$') then return '01' .. string.rep('0', 15 - #v) .. v end
+  return string.format('%017.0f', tonumber(v) + 1e15)
+end
 local function histEntry (runId, sched, started)
   return pad(sched) .. ':' .. (started == '' and '0' or ('1' .. pad(started))) .. ':' .. runId
 end
@@ -332,7 +353,7 @@ local function putRun (runId, json, state, lease)
   rcall('ZADD', histKey(f.jobId), 0, sortKey(runId, f))
   if f[R_STATUS] == 'running' then
     local score = lease == '' and '+inf' or lease
-    rcall('ZADD', K.running, score, runId)
+    rcall('ZADD', K.running, score, runId, '+inf', SKIPLIST)
     jrunAdd(f.jobId, runId)
   end
 end

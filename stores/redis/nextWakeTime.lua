@@ -15,6 +15,7 @@ while true do
   if #claims == 0 then break end
   local done = false
   for i = 1, #claims, 2 do
+    if claims[i] == SKIPLIST then done = true break end
     local expires = tonumber(claims[i + 1])
     if best ~= nil and expires >= best then done = true break end
     local st = jobState(claims[i])
