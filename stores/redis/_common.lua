@@ -53,6 +53,12 @@ local function histKey (jobId) return P .. ':hist:' .. jobId end
 -- +inf is never due or lapsed, and nextWakeTime stops at it.
 local SKIPLIST = string.rep('~', 256)
 
+-- Adds the SKIPLIST member to the arguments of a ZADD (lead '+inf', its score) or an HSET (lead
+-- SKIPLIST, its field) that writes anything, so every write keeps the key out of the listpack.
+local function keepSkiplist (args, lead)
+  if #args > 0 then args[#args + 1] = lead; args[#args + 1] = SKIPLIST end
+end
+
 -- Epoch milliseconds as the server sees them.
 local function serverTime ()
   local t = rcall('TIME')
@@ -170,10 +176,7 @@ local function jrunApply (adds, drops)
     end
     if v == '' then del[#del + 1] = jobId else set[#set + 1] = jobId; set[#set + 1] = v end
   end
-  if #set > 0 then
-    set[#set + 1] = SKIPLIST
-    set[#set + 1] = SKIPLIST
-  end
+  keepSkiplist(set, SKIPLIST)
   bulk('HSET', K.jrun, set)
   bulk('HDEL', K.jrun, del)
 end

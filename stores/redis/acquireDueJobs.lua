@@ -98,12 +98,8 @@ for i, c in ipairs(take) do
   owners[#owners + 1] = owner
 end
 bulk('ZREM', K.next, ids)
-if #claims > 0 then
-  claims[#claims + 1] = '+inf'
-  claims[#claims + 1] = SKIPLIST
-  owners[#owners + 1] = SKIPLIST
-  owners[#owners + 1] = SKIPLIST
-end
+keepSkiplist(claims, '+inf')
+keepSkiplist(owners, SKIPLIST)
 bulk('ZADD', K.claims, claims)
 bulk('HSET', K.owners, owners)
 local records = hmget(K.jobs, ids)

@@ -180,10 +180,7 @@ bulk('HDEL', K.runst, runsGone)
 flushEach('ZREM', zrem)
 bulk('HSET', K.runs, runHash)
 bulk('HSET', K.runst, runstHash)
-if #running > 0 then
-  running[#running + 1] = '+inf'
-  running[#running + 1] = SKIPLIST
-end
+keepSkiplist(running, '+inf')
 flushEach('ZADD', zadd)
 jrunApply(jrunAdds, {})
 for limit, jobs in pairs(trimmed) do trimJobs(jobs, limit) end
