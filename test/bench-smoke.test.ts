@@ -2,6 +2,10 @@
  * The bench harness works: a tiny one-shot scenario through every adapter (ours and the peers)
  * produces fire records and figures, and a scenario child process reports over IPC. No timing is
  * asserted: `npm run bench` measures, this only proves the plumbing.
+ *
+ * Our stores must fire all three. A peer's own misses are what the bench reports about it, so a
+ * peer need only have its fires recorded: toad-scheduler 4.1's one-shot (croner 10 on an ISO date)
+ * drops the fire when its timer runs a millisecond early, which a loaded machine makes likely.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -13,7 +17,7 @@ import type { FireParams } from '../bench/scenarios/fires.js'
 
 // The harness runs our compiled package (dist/) by default; this test needs no build.
 process.env.BENCH_FROM_SRC ??= '1'
-const { adapters } = await import('../bench/adapters/index.js')
+const { adapters, adapterInfo } = await import('../bench/adapters/index.js')
 const { runFires } = await import('../bench/scenarios/fires.js')
 
 const tiny: FireParams = { kind: 'once', jobs: 3, leadMs: 1500, settleMs: 5000, addTimeoutMs: 5000, graceSeconds: 60 }
@@ -33,7 +37,8 @@ test('a tiny one-shot scenario runs through every adapter and records every fire
     for (const { name, result } of results) {
       assert.equal(result.error, undefined, `${name}: ${String(result.error)}`)
       assert.equal(result.overrun, undefined, `${name}: adding overran the instant`)
-      assert.equal(result.fired, 3, `${name} fired ${String(result.fired)} of 3: ${JSON.stringify(result)}`)
+      if (adapterInfo(name).ours) assert.equal(result.fired, 3, `${name} fired ${String(result.fired)} of 3: ${JSON.stringify(result)}`)
+      else assert.ok(Number(result.fired) >= 1, `${name} fired none of 3: ${JSON.stringify(result)}`)
       assert.equal(result.duplicates, 0, name)
       assert.equal(typeof result.lastStartMs, 'number', name)
     }
