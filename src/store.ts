@@ -82,6 +82,13 @@ export interface JobStore {
    */
   readonly claimsAhead?: boolean
   /**
+   * Set by a store whose calls are round trips to a server (Redis): the core sends the next claim
+   * before it decides and writes the batch just claimed, so that the server and this process work
+   * at the same time rather than wait for each other. Claims and releases must then be applied in
+   * the order they were sent (one connection does that).
+   */
+  readonly overlapsClaims?: boolean
+  /**
    * Ends claims of `owner`, all in one step (one transaction, one round trip). Each release is
    * fenced on its own: it applies only when `owner` still holds that job's claim. When the job's
    * version still equals `version`, it also (atomically) inserts `runs`, sets next_run_time /

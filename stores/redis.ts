@@ -86,6 +86,7 @@ const numOrNull = (s: string | undefined): number | null => s === undefined || s
 export class RedisStore implements JobStore {
   readonly notifiesAcrossProcesses = true
   readonly claimsAhead = true
+  readonly overlapsClaims = true
   /** The hash-tagged key prefix, e.g. `{apscheduler}`. */
   readonly prefix: string
   readonly time: 'server' | 'caller'

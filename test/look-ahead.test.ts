@@ -117,3 +117,72 @@ test('fires of one instant decided in several batches start together, when the s
   assert.deepEqual([...new Set(calls.map((c) => c.at))].length, 1, 'all started by the same timer')
   await app.close()
 })
+
+describe('overlapped claims (a store whose calls are round trips)', () => {
+  /** The memory store answering each claim a turn of the event loop later, as a server would; it counts claims in flight. */
+  class RoundTripStore extends MemoryStore {
+    readonly overlapsClaims = true
+    inFlight = 0
+    mostInFlight = 0
+    /** Releases sent while a claim was in flight. */
+    overlapped = 0
+    failNext = 0
+    async releaseJobs (owner: string, releases: Parameters<MemoryStore['releaseJobs']>[1]): ReturnType<MemoryStore['releaseJobs']> {
+      if (this.inFlight > 0) this.overlapped++
+      await new Promise((resolve) => setImmediate(resolve))
+      return await super.releaseJobs(owner, releases)
+    }
+    async acquireDueJobs (opts: Parameters<MemoryStore['acquireDueJobs']>[0]): ReturnType<MemoryStore['acquireDueJobs']> {
+      this.inFlight++
+      this.mostInFlight = Math.max(this.mostInFlight, this.inFlight)
+      try {
+        await new Promise((resolve) => setImmediate(resolve))
+        if (this.failNext > 0 && this.overlapped > 0) { this.failNext--; throw new Error('connection reset') }
+        return await super.acquireDueJobs(opts)
+      } finally {
+        this.inFlight--
+      }
+    }
+  }
+
+  async function addWave (app: Awaited<ReturnType<typeof makeApp>>['app'], n: number, due: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      await app.scheduler.addJob({ id: `once-${i}`, func: 'record', trigger: 'date', run_date: new Date(due).toISOString() })
+    }
+  }
+
+  test('the next claim is sent while a batch is decided; every fire runs once, at its time', async () => {
+    const store = new RoundTripStore()
+    const { app, clock, calls } = await makeApp({ store })
+    await addWave(app, 450, T0 + s(10))
+    await clock.advance(s(10) - 100)
+    await app.scheduler.whenIdle()
+    assert.equal(calls.length, 0, 'decided ahead, not started')
+    assert.ok(store.overlapped >= 3, `batches written while the next claim was in flight: ${store.overlapped}`)
+    assert.equal(store.mostInFlight, 1, 'one claim in flight at a time')
+    await clock.advance(100)
+    await app.scheduler.whenIdle()
+    assert.equal(calls.length, 450)
+    assert.equal(new Set(calls.map((c) => c.id)).size, 450, 'each job once')
+    assert.deepEqual([...new Set(calls.map((c) => c.at))], [T0 + s(10)], 'all at their time')
+    await app.close()
+  })
+
+  test('a claim that fails while another batch is decided is retried; nothing is lost or run twice', async () => {
+    const store = new RoundTripStore()
+    store.failNext = 1
+    const { app, clock, calls, logs } = await makeApp({ store })
+    await addWave(app, 450, T0 + s(10))
+    await clock.advance(s(10) - 100)
+    await app.scheduler.whenIdle()
+    assert.equal(store.failNext, 0, 'the overlapped claim failed')
+    assert.ok(logs.some((l) => String(l.msg).includes('retrying in a second')), 'the failure is logged')
+    await clock.advance(100)
+    await app.scheduler.whenIdle()
+    await clock.advance(s(1))
+    await app.scheduler.whenIdle()
+    assert.equal(calls.length, 450)
+    assert.equal(new Set(calls.map((c) => c.id)).size, 450, 'each job once')
+    await app.close()
+  })
+})

@@ -166,16 +166,40 @@ export class ClaimCycle {
       // Runs that finished before this claim must not count against max_instances while their
       // results wait for the group commit.
       await this.#c.runner.flushFinished(store)
+      const claim = (limit: number): Promise<AcquiredJob[]> =>
+        store.acquireDueJobs({ owner: this.#c.nodeId, now, leaseMs: this.#c.leaseMs, limit, dueBy: now + ahead })
+      // The claim sent while the previous batch was decided (a store that overlaps claims).
+      let next: Promise<AcquiredJob[]> | null = null
       for (;;) {
-        const limit = Math.min(this.#claimRoom(), CLAIM_BATCH)
-        if (limit === 0) { this.#starved = true; break }
-        const acquired = await store.acquireDueJobs({ owner: this.#c.nodeId, now, leaseMs: this.#c.leaseMs, limit, dueBy: now + ahead })
+        if (next === null) {
+          const limit = Math.min(this.#claimRoom(), CLAIM_BATCH)
+          if (limit === 0) { this.#starved = true; break }
+          next = claim(limit)
+        }
+        const acquired = await next
+        next = null
+        if (store.overlapsClaims === true && acquired.length > 0 && this.#active) {
+          // The batch in hand is not in the executors yet: it counts against the room already.
+          const limit = Math.min(this.#claimRoom() - acquired.length, CLAIM_BATCH)
+          if (limit > 0) {
+            next = claim(limit)
+            // Awaited below; until then its failure must not count as unhandled.
+            next.catch(() => {})
+          }
+        }
         // A claim that waited (another process held the SQLite lock) is decided at the time it
         // returned: fires that came due meanwhile run in this instance rather than meet it at max_instances.
         await this.#fire(store, jobstore, acquired, Math.max(now, storeNow(store, this.#c.clock)))
         // Until a claim comes back empty: a store sharing its jobs with other processes may
         // claim fewer than asked ahead of time, so that they take turns.
-        if (acquired.length === 0 || !this.#active) break
+        if (acquired.length === 0 || !this.#active) {
+          // A claim already sent is fired all the same: its jobs are ours until their lease lapses.
+          if (next !== null) {
+            const held = await next
+            await this.#fire(store, jobstore, held, Math.max(now, storeNow(store, this.#c.clock)))
+          }
+          break
+        }
         // Between batches, let timers, I/O and the runs just started have the event loop: an
         // in-process store answers in microtasks, so a long run of batches would starve them.
         await new Promise<void>((resolve) => setImmediate(resolve))
