@@ -44,6 +44,11 @@ export class Executor {
   }
 
   submit (work: Work, manual = false): void {
+    if (!manual && this.#queue.length === 0 && this.#running < this.maxConcurrency) {
+      // The usual fire: a free slot and nobody before it in line, so it runs without queueing.
+      if (this.#run(work, false)) this.#freed()
+      return
+    }
     (manual ? this.#manual : this.#queue).push(work)
     this.#pump()
   }
@@ -66,47 +71,51 @@ export class Executor {
     await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
   }
 
-  #next (): { work: Work, manual: boolean } | undefined {
-    const scheduled = this.#queue.shift()
-    if (scheduled !== undefined) return { work: scheduled, manual: false }
-    if (this.#runningManual >= this.manualSlots) return undefined
-    const manual = this.#manual.shift()
-    return manual === undefined ? undefined : { work: manual, manual: true }
-  }
-
   #pump (): void {
     let freed = false
     while (this.#running < this.maxConcurrency) {
-      const next = this.#next()
-      if (next === undefined) break
-      this.#running++
-      if (next.manual) this.#runningManual++
-      let pending: Promise<void> | undefined
-      try {
-        pending = next.work()
-      } catch {
-        // `work` handles its own errors; this only guards the executor's bookkeeping.
+      // Scheduled fires first; manual runs only within their share of the slots.
+      let work = this.#queue.shift()
+      let manual = false
+      if (work === undefined && this.#runningManual < this.manualSlots) {
+        work = this.#manual.shift()
+        manual = true
       }
-      if (pending === undefined) {
-        // Done already (a task that returned at once): the slot is free for the next in line.
-        this.#running--
-        if (next.manual) this.#runningManual--
-        freed = true
-        continue
-      }
-      const done = (): void => {
-        this.#running--
-        if (next.manual) this.#runningManual--
-        this.#pump()
-        this.#settleIfIdle()
-        this.onSlotFree()
-      }
-      pending.then(done, done)
+      if (work === undefined) break
+      if (this.#run(work, manual)) freed = true
     }
-    if (freed) {
+    if (freed) this.#freed()
+  }
+
+  /** Runs work in a slot; true when it was done at once (a task that returned), its slot free again. */
+  #run (work: Work, manual: boolean): boolean {
+    this.#running++
+    if (manual) this.#runningManual++
+    let pending: Promise<void> | undefined
+    try {
+      pending = work()
+    } catch {
+      // `work` handles its own errors; this only guards the executor's bookkeeping.
+    }
+    if (pending === undefined) {
+      this.#running--
+      if (manual) this.#runningManual--
+      return true
+    }
+    const done = (): void => {
+      this.#running--
+      if (manual) this.#runningManual--
+      this.#pump()
       this.#settleIfIdle()
       this.onSlotFree()
     }
+    pending.then(done, done)
+    return false
+  }
+
+  #freed (): void {
+    this.#settleIfIdle()
+    this.onSlotFree()
   }
 
   #settleIfIdle (): void {

@@ -28,13 +28,14 @@ export class Metrics {
     this.lastClockStep = { at, ms }
   }
 
+  /** Counted in its own bucket only (the usual fire stops at the first); cumulated when exported. */
   recordLag (ms: number): void {
     const seconds = Math.max(0, ms) / 1000
     this.#lagCount++
     this.#lagSum += seconds
-    for (let i = 0; i < LAG_BUCKETS_SECONDS.length; i++) {
-      if (seconds <= (LAG_BUCKETS_SECONDS[i] as number)) this.#lagCounts[i]++
-    }
+    let i = 0
+    while (i < LAG_BUCKETS_SECONDS.length && seconds > (LAG_BUCKETS_SECONDS[i] as number)) i++
+    if (i < LAG_BUCKETS_SECONDS.length) this.#lagCounts[i]++
   }
 
   toPrometheus (labels: Record<string, string> = {}): string {
@@ -67,7 +68,11 @@ export class Metrics {
       '# HELP apscheduler_fire_lag_seconds Actual start minus scheduled fire time.',
       '# TYPE apscheduler_fire_lag_seconds histogram'
     )
-    LAG_BUCKETS_SECONDS.forEach((le, i) => lines.push(`apscheduler_fire_lag_seconds_bucket${lbl(`le="${le}"`)} ${this.#lagCounts[i]}`))
+    let cumulative = 0
+    LAG_BUCKETS_SECONDS.forEach((le, i) => {
+      cumulative += this.#lagCounts[i] as number
+      lines.push(`apscheduler_fire_lag_seconds_bucket${lbl(`le="${le}"`)} ${cumulative}`)
+    })
     lines.push(
       `apscheduler_fire_lag_seconds_bucket${lbl('le="+Inf"')} ${this.#lagCount}`,
       `apscheduler_fire_lag_seconds_sum${lbl()} ${this.#lagSum}`,

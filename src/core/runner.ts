@@ -255,11 +255,11 @@ export class Runner {
   }
 
   /** Gives an instance (its first flight) to its executor, and arms the grace timers of runs that must wait for a slot. */
-  #hand (first: InFlight, manual: boolean): void {
+  #hand (first: InFlight, manual: boolean, announce = this.#c.listening('job_submitted')): void {
     const { job, store, jobstore, group } = first
     const executor = this.executorOf(job)
     // Submitted when it goes to its executor: a fire decided ahead, at its time.
-    if (this.#c.listening('job_submitted')) for (const flight of group ?? [first]) this.#emitRun('job_submitted', job, jobstore, flight.run)
+    if (announce) for (const flight of group ?? [first]) this.#emitRun('job_submitted', job, jobstore, flight.run)
     // Made when due, not when decided: it is gone as soon as the slot ran it.
     const work: Work = group === null
       ? () => this.#start(first)
@@ -310,13 +310,15 @@ export class Runner {
       entry.timer = this.#c.clock.setTimeout(() => {
         if (this.#c.clock.now() < at) { arm(); return }
         instants.delete(due)
+        // Asked once per wave, not per fire (a listener added by a task meanwhile hears the next wave).
+        const announce = this.#c.listening('job_submitted')
         for (const instance of entry.due) {
           const flights = instance.group
           if (flights === null) instance.deferred = false
           else for (const flight of flights) flight.deferred = false
           this.#deferred -= flights === null ? 1 : flights.length
           try {
-            this.#hand(instance, false)
+            this.#hand(instance, false, announce)
           } catch (err) {
             this.#c.log.error({ err }, 'failed to start a job run')
           }
