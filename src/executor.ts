@@ -7,8 +7,11 @@
  * schedule from firing; a scheduled fire that still cannot start within its grace is recorded
  * missed by the runner.
  */
-/** Work in a slot: returns a promise while it holds the slot, or nothing when it is done already. */
-export type Work = () => Promise<void> | undefined
+/**
+ * Work in a slot: `start` returns a promise while it holds the slot, or nothing when it is done
+ * already. An object rather than a function, so that a run can be its own work (no closure per fire).
+ */
+export interface Work { start: () => Promise<void> | undefined }
 
 export class Executor {
   readonly name: string
@@ -93,7 +96,7 @@ export class Executor {
     if (manual) this.#runningManual++
     let pending: Promise<void> | undefined
     try {
-      pending = work()
+      pending = work.start()
     } catch {
       // `work` handles its own errors; this only guards the executor's bookkeeping.
     }

@@ -26,50 +26,20 @@ interface PendingFinish extends RunFinish {
   written: (recorded: Recorded) => void
 }
 
-/**
- * A task's result waiting for its group commit, with what is needed once it is written: one
- * object per run (its own RunResult too) rather than a callback closing over all of it.
- */
-class TaskFinish implements PendingFinish, RunResult {
-  readonly runId: string
-  readonly jobId: string
-  readonly status: 'success' | 'error'
-  readonly started_at: number
-  readonly finished_at: number
-  readonly error: RunRecord['error']
-  readonly duration_ms: number
-  readonly lag_ms: number
-
-  constructor (
-    readonly flight: InFlight,
-    startedAt: number,
-    finishedAt: number,
-    lag: number,
-    error: RunRecord['error'],
-    readonly retval: unknown,
-    readonly onWritten: (finish: TaskFinish, recorded: Recorded) => void
-  ) {
-    this.runId = flight.run.run_id
-    this.jobId = flight.run.job_id
-    this.status = error === null ? 'success' : 'error'
-    this.started_at = startedAt
-    this.finished_at = finishedAt
-    this.error = error
-    this.duration_ms = finishedAt - startedAt
-    this.lag_ms = lag
-  }
-
-  get result (): RunResult { return this }
-
-  written (recorded: Recorded): void { this.onWritten(this, recorded) }
+/** What a flight calls back in its runner: the same two functions for every flight. */
+interface FlightHooks {
+  start: (flight: InFlight) => Promise<void> | undefined
+  recorded: (flight: InFlight, recorded: Recorded) => void
 }
 
 /**
  * A run handed to the runner, until its result is written. The abort signal and the outcome
  * promise are made only when someone asks for them (most tasks never read `signal`, and only a
- * manual run with `wait` awaits its outcome).
+ * manual run with `wait` awaits its outcome). A flight is also its own executor work and, once
+ * its task returned, its own group-commit entry: starting and finishing a fire allocate no object
+ * for either, which keeps a wave of thousands of fires from filling the young generation.
  */
-export class InFlight {
+export class InFlight implements Work, PendingFinish, RunResult {
   readonly run: RunRecord
   readonly store: JobStore
   /** When it is due to start (jitter included): its misfire grace counts from here. */
@@ -99,15 +69,36 @@ export class InFlight {
   /** The outcome's error, kept bare: an outcome object is made only for a caller who awaits it. */
   #error: RunRecord['error'] = null
   #waiters: Array<(outcome: RunOutcome) => void> | null = null
+  readonly #hooks: FlightHooks
+  // Its result (RunResult), set when its task returned. Non-integer initial values give the times
+  // double fields, made here and written in place: finishing a fire allocates no number.
+  status: 'success' | 'error' = 'success'
+  started_at = 0.5
+  finished_at = 0.5
+  duration_ms = 0.5
+  lag_ms = 0.5
+  error: RunRecord['error'] = null
+  /** The task's return value, for job_executed; dropped once the result is written. */
+  retval: unknown = undefined
 
-  constructor (run: RunRecord, store: JobStore, dueAt: number, job: JobRecord, jobstore: string, group: InFlight[] | null) {
+  constructor (run: RunRecord, store: JobStore, dueAt: number, job: JobRecord, jobstore: string, group: InFlight[] | null, hooks: FlightHooks) {
     this.run = run
     this.store = store
     this.dueAt = dueAt
     this.job = job
     this.jobstore = jobstore
     this.group = group
+    this.#hooks = hooks
   }
+
+  get runId (): string { return this.run.run_id }
+  get jobId (): string { return this.run.job_id }
+  get result (): RunResult { return this }
+
+  /** Executor work: starts this run (the usual instance of one run). */
+  start (): Promise<void> | undefined { return this.#hooks.start(this) }
+
+  written (recorded: Recorded): void { this.#hooks.recorded(this, recorded) }
 
   get signal (): AbortSignal {
     if (this.#controller === null) {
@@ -207,6 +198,15 @@ export class Runner {
   readonly #writing = new Map<JobStore, Set<Promise<void>>>()
   #flushScheduled = false
   #renewTimer: unknown = null
+  readonly #hooks: FlightHooks = {
+    start: (flight) => this.#start(flight),
+    recorded: (flight, recorded) => {
+      const { retval } = flight
+      flight.retval = undefined
+      this.#settle(flight, this.#afterRecord(flight, flight, retval, recorded))
+    }
+  }
+
   /** Per store, a lower bound of the lease expiries of our runs in flight there (store time). */
   readonly #leasedUntil = new Map<JobStore, number>()
 
@@ -233,7 +233,7 @@ export class Runner {
     for (let i = 0; i < runs.length; i++) {
       const run = runs[i] as RunRecord
       // A manual run is due when asked for; a scheduled one when its fire is (jitter included).
-      const flight = new InFlight(run, store, manual ? run.scheduled_at : dueAtOf(job, run), job, jobstore, group)
+      const flight = new InFlight(run, store, manual ? run.scheduled_at : dueAtOf(job, run), job, jobstore, group, this.#hooks)
       flights[i] = flight
       this.#inflight.add(flight)
     }
@@ -262,8 +262,8 @@ export class Runner {
     if (announce) for (const flight of group ?? [first]) this.#emitRun('job_submitted', job, jobstore, flight.run)
     // Made when due, not when decided: it is gone as soon as the slot ran it.
     const work: Work = group === null
-      ? () => this.#start(first)
-      : async (): Promise<void> => { for (const flight of group) await this.#start(flight) }
+      ? first
+      : { start: async (): Promise<void> => { for (const flight of group) await this.#start(flight) } }
     // With a free slot the first run starts (and a task that does not await finishes) in here.
     executor.submit(work, manual)
     // A scheduled fire still waiting for a slot when its grace ends is recorded missed then, not
@@ -419,7 +419,7 @@ export class Runner {
     const lag = startedAt - run.scheduled_at
     if (run.trigger === 'scheduled') this.#c.metrics.recordLag(lag)
     const fn = this.#c.tasks.get(job.func)
-    const ctx = new LazyTaskContext(job, jobstore, run, this.#c.fastify, this.#c.log, flight)
+    const ctx = new LazyTaskContext(flight, this.#c.fastify, this.#c.log)
     let retval: unknown
     try {
       if (fn === undefined) throw new Error(`Task '${job.func}' is not registered in this process`)
@@ -447,12 +447,16 @@ export class Runner {
   /** Queues a finished task's result for the group commit; the flight settles once it is written. */
   #finish (flight: InFlight, startedAt: number, lag: number, error: RunRecord['error'], retval: unknown): void {
     const store = flight.store
+    const finishedAt = storeNow(store, this.#c.clock)
+    flight.status = error === null ? 'success' : 'error'
+    flight.started_at = startedAt
+    flight.finished_at = finishedAt
+    flight.duration_ms = finishedAt - startedAt
+    flight.lag_ms = lag
+    flight.error = error
+    flight.retval = retval
     // The executor slot is free once the task returned; the result is written with others.
-    this.#record(store, new TaskFinish(flight, startedAt, storeNow(store, this.#c.clock), lag, error, retval, this.#taskRecorded))
-  }
-
-  readonly #taskRecorded = (f: TaskFinish, recorded: Recorded): void => {
-    this.#settle(f.flight, this.#afterRecord(f.flight, f, f.retval, recorded))
+    this.#record(store, flight)
   }
 
   /** Awaits a task's promise, within the job's `timeout` when it has one. */

@@ -3,6 +3,14 @@ import { jobToInfo, type JobInfo } from '../job.js'
 import type { TaskContext } from '../tasks.js'
 import type { JobRecord, RunRecord } from '../types.js'
 
+/** What a task's context reads of its run in flight. */
+export interface TaskOf {
+  readonly job: JobRecord
+  readonly jobstore: string
+  readonly run: RunRecord
+  readonly signal: AbortSignal
+}
+
 /**
  * The context a task receives. What costs something per fire (copies of the arguments, the job
  * formatted for the API, a child logger) is built on first read, so a task that reads none of it
@@ -11,10 +19,7 @@ import type { JobRecord, RunRecord } from '../types.js'
 export class LazyTaskContext implements TaskContext {
   readonly runId: string
   readonly fastify: FastifyInstance
-  readonly #job: JobRecord
-  readonly #abort: { readonly signal: AbortSignal }
-  readonly #jobstore: string
-  readonly #scheduledAt: number
+  readonly #of: TaskOf
   readonly #parentLog: FastifyBaseLogger
   #args: unknown[] | undefined
   #kwargs: Record<string, unknown> | undefined
@@ -22,24 +27,22 @@ export class LazyTaskContext implements TaskContext {
   #log: FastifyBaseLogger | undefined
   #date: Date | undefined
 
-  constructor (job: JobRecord, jobstore: string, run: RunRecord, fastify: FastifyInstance, log: FastifyBaseLogger, abort: { readonly signal: AbortSignal }) {
-    this.#job = job
-    this.#jobstore = jobstore
-    this.runId = run.run_id
-    this.#scheduledAt = run.scheduled_at
+  /** `of`: the run in flight, which holds its job, run record and abort signal (no copies per fire). */
+  constructor (of: TaskOf, fastify: FastifyInstance, log: FastifyBaseLogger) {
+    this.#of = of
+    this.runId = of.run.run_id
     this.fastify = fastify
     this.#parentLog = log
-    this.#abort = abort
   }
 
   /** A copy: the task may change it without touching the stored job. */
-  get args (): unknown[] { return (this.#args ??= copyJson(this.#job.args)) }
-  get kwargs (): Record<string, unknown> { return (this.#kwargs ??= copyJson(this.#job.kwargs)) }
-  get job (): JobInfo { return (this.#info ??= structuredClone(jobToInfo(this.#job, this.#jobstore))) }
+  get args (): unknown[] { return (this.#args ??= copyJson(this.#of.job.args)) }
+  get kwargs (): Record<string, unknown> { return (this.#kwargs ??= copyJson(this.#of.job.kwargs)) }
+  get job (): JobInfo { return (this.#info ??= structuredClone(jobToInfo(this.#of.job, this.#of.jobstore))) }
   /** Aborts on shutdown, or when this process lost the run's lease. */
-  get signal (): AbortSignal { return this.#abort.signal }
-  get scheduledAt (): Date { return (this.#date ??= new Date(this.#scheduledAt)) }
-  get log (): FastifyBaseLogger { return (this.#log ??= this.#parentLog.child({ jobId: this.#job.id, runId: this.runId })) }
+  get signal (): AbortSignal { return this.#of.signal }
+  get scheduledAt (): Date { return (this.#date ??= new Date(this.#of.run.scheduled_at)) }
+  get log (): FastifyBaseLogger { return (this.#log ??= this.#parentLog.child({ jobId: this.#of.job.id, runId: this.runId })) }
 }
 
 /**
