@@ -127,12 +127,12 @@ describe('overlapped claims (a store whose calls are round trips)', () => {
     /** Releases sent while a claim was in flight. */
     overlapped = 0
     failNext = 0
-    async releaseJobs (owner: string, releases: Parameters<MemoryStore['releaseJobs']>[1]): ReturnType<MemoryStore['releaseJobs']> {
+    override async releaseJobs (owner: string, releases: Parameters<MemoryStore['releaseJobs']>[1]): ReturnType<MemoryStore['releaseJobs']> {
       if (this.inFlight > 0) this.overlapped++
       await new Promise((resolve) => setImmediate(resolve))
       return await super.releaseJobs(owner, releases)
     }
-    async acquireDueJobs (opts: Parameters<MemoryStore['acquireDueJobs']>[0]): ReturnType<MemoryStore['acquireDueJobs']> {
+    override async acquireDueJobs (opts: Parameters<MemoryStore['acquireDueJobs']>[0]): ReturnType<MemoryStore['acquireDueJobs']> {
       this.inFlight++
       this.mostInFlight = Math.max(this.mostInFlight, this.inFlight)
       try {

@@ -260,7 +260,7 @@ export class Runner {
     const executor = this.executorOf(job)
     // Submitted when it goes to its executor: a fire decided ahead, at its time.
     if (announce) for (const flight of group ?? [first]) this.#emitRun('job_submitted', job, jobstore, flight.run)
-    // Made when due, not when decided: it is gone as soon as the slot ran it.
+    // The usual instance is its flight; a group's work is made when due, not when decided.
     const work: Work = group === null
       ? first
       : { start: async (): Promise<void> => { for (const flight of group) await this.#start(flight) } }
