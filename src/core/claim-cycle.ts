@@ -191,15 +191,9 @@ export class ClaimCycle {
         // returned: fires that came due meanwhile run in this instance rather than meet it at max_instances.
         await this.#fire(store, jobstore, acquired, Math.max(now, storeNow(store, this.#c.clock)))
         // Until a claim comes back empty: a store sharing its jobs with other processes may
-        // claim fewer than asked ahead of time, so that they take turns.
-        if (acquired.length === 0 || !this.#active) {
-          // A claim already sent is fired all the same: its jobs are ours until their lease lapses.
-          if (next !== null) {
-            const held = await next
-            await this.#fire(store, jobstore, held, Math.max(now, storeNow(store, this.#c.clock)))
-          }
-          break
-        }
+        // claim fewer than asked ahead of time, so that they take turns. A claim already sent is
+        // fired all the same (its jobs are ours until their lease lapses): one more turn.
+        if (next === null && (acquired.length === 0 || !this.#active)) break
         // Between batches, let timers, I/O and the runs just started have the event loop: an
         // in-process store answers in microtasks, so a long run of batches would starve them.
         await new Promise<void>((resolve) => setImmediate(resolve))
