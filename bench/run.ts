@@ -44,6 +44,8 @@ const CHILD = process.env.BENCH_FROM_SRC === '1'
   ? { path: new URL('./child.ts', import.meta.url).pathname, execArgv: ['--import', 'tsx'] }
   : { path: new URL('../dist-bench/bench/child.js', import.meta.url).pathname, execArgv: [] }
 if (!existsSync(CHILD.path)) throw new Error(`${CHILD.path} is missing: run \`node bench/build.mjs\` (npm run bench does)`)
+/** BENCH_NODE_FLAGS: Node/V8 flags for every scheduler's scenario process alike (e.g. GC settings). */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '')
 
 /** Runs one scenario on one adapter in a fresh process; a child that overruns its time is killed. */
 let childSeq = 0
@@ -51,7 +53,7 @@ async function runChild (scenario: string, adapter: string, params: unknown, tim
   // Where the child's watchdog thread writes its figures when the main thread is starved.
   const starvedFile = join(tmpdir(), `apsched-bench-${process.pid}-${childSeq++}.json`)
   const child = fork(CHILD.path, [JSON.stringify({ scenario, adapter, params, starvedFile })], {
-    execArgv: ['--expose-gc', '--max-old-space-size=8192', ...CHILD.execArgv],
+    execArgv: ['--expose-gc', '--max-old-space-size=8192', ...NODE_FLAGS, ...CHILD.execArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   return await new Promise<Figures>((resolve) => {
@@ -95,7 +97,7 @@ const medians: Record<string, Array<{ adapter: string, variant: string, f: Figur
 const selected: Scenario[] = scenarios.filter((s) => only === undefined || only.includes(s.id))
 const lead = new Map<string, number>() // S3/S5: lead learnt per adapter when adding overran the first fire
 
-console.log(`fastify-apscheduler bench: ${selected.map((s) => s.id).join(', ')}${quick ? ' (quick)' : ''}; node ${process.version}, ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+console.log(`fastify-apscheduler bench: ${selected.map((s) => s.id).join(', ')}${quick ? ' (quick)' : ''}; node ${process.version}, ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}${NODE_FLAGS.length > 0 ? `; scenario processes run with ${NODE_FLAGS.join(' ')}` : ''}`)
 const stalls = probeStalls(quick ? 1000 : 5000)
 console.log(`machine stalls: a busy loop was held up ${stalls.over1ms} times for more than 1 ms in ${stalls.seconds} s, the longest ${stalls.longestMs} ms`)
 for (const scenario of selected) {
@@ -141,7 +143,7 @@ const passed = allChecks.filter((c) => c.pass).length
 const summary = `Targets: ${passed} of ${allChecks.length} checks pass.` +
   (passed < allChecks.length ? ` Failing: ${allChecks.filter((c) => !c.pass).map((c) => `${c.scenario} ${c.adapter} ${c.text}`).join('; ')}.` : '')
 console.log(summary)
-const machine = { cores: cpus().length, cpu: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, loadavgAtEnd: loadavg(), stallsAtStart: stalls }
+const machine = { cores: cpus().length, cpu: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, loadavgAtEnd: loadavg(), stallsAtStart: stalls, nodeFlags: NODE_FLAGS }
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
 const out = args.out ?? new URL(`./results/${started.toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url).pathname
 writeFileSync(out, JSON.stringify({ started: started.toISOString(), finished: new Date().toISOString(), machine, args: { runs: runsArg, only, quick, adapters: adapterFilter }, checks: allChecks, medians, records, table: sections.join('\n\n') }, null, 2))
