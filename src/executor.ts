@@ -122,7 +122,8 @@ export class Executor {
   }
 
   #settleIfIdle (): void {
-    if (this.#running === 0 && this.#queue.length === 0 && this.#manual.length === 0) {
+    // Checked first: every fire passes here, and splice would allocate an empty list each time.
+    if (this.#idleWaiters.length > 0 && this.#running === 0 && this.#queue.length === 0 && this.#manual.length === 0) {
       for (const resolve of this.#idleWaiters.splice(0)) resolve()
     }
   }

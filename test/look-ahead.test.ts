@@ -1,6 +1,6 @@
 import { test, describe, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { MemoryStore, SqliteStore, type JobStore } from '../src/index.js'
+import { ManualClock, MemoryStore, SqliteStore, type JobStore } from '../src/index.js'
 import { T0, deferred, makeApp } from './helpers.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -84,6 +84,28 @@ for (const [storeName, makeStore] of stores) {
       assert.equal(calls.length, 0, 'the abandoned fire never starts')
       await app.close()
     })
+  })
+}
+
+/** Wakes every timer late by 1 % of its sleep, as an OS that gives long sleeps a share of slack does. */
+class SlackClock extends ManualClock {
+  override setTimeout (fn: () => void, ms: number): unknown { return super.setTimeout(fn, ms * 1.01) }
+}
+
+for (const lookAheadMs of [1000, 0]) {
+  test(`timers that wake late by a share of their sleep still start fires on time, never before (lookAheadMs ${lookAheadMs})`, async () => {
+    const clock = new SlackClock(T0)
+    const { app, calls } = await makeApp({ clock, lookAheadMs })
+    await app.scheduler.addJob({ id: 'tick', func: 'record', trigger: 'interval', seconds: 10 })
+    await clock.advance(s(10) - 1)
+    await app.scheduler.whenIdle()
+    assert.equal(calls.length, 0, 'not started before its time')
+    await clock.advance(s(20) + 10)
+    await app.scheduler.whenIdle()
+    // A timer armed for the whole wait would start them 1 % of it late (10 ms or more).
+    assert.deepEqual(calls.map((c) => c.scheduledAt - T0), [s(10), s(20), s(30)])
+    for (const c of calls) assert.ok(c.at >= c.scheduledAt && c.at - c.scheduledAt < 1, `started ${c.at - c.scheduledAt} ms after its time`)
+    await app.close()
   })
 }
 

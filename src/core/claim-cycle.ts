@@ -6,6 +6,7 @@ import type { AcquiredJob, JobStore, StoreChange } from '../store.js'
 import type { JobRecord, RunRecord } from '../types.js'
 import { ClockWatch, type ClockStep } from './clock-watch.js'
 import { decideFire, type FireDecision } from './fire-decision.js'
+import { earlyDelay } from './early-wake.js'
 import type { Runner } from './runner.js'
 import { storeNow, toLocalTime } from './store-clock.js'
 
@@ -206,7 +207,10 @@ export class ClaimCycle {
     // Lapsed-looking leases are left alone while holding: look again in a second, not at once.
     if (holding && wake !== null && wake <= now) return now + Math.min(1000, this.#c.maxSleepMs)
     if (wake === null) return null
-    if (wake - ahead > now) return wake - ahead
+    // A little after the window opens, not as it opens: it mostly opens at the instant the same
+    // jobs' previous fires start (an interval of lookAheadMs or a multiple), and a claim then only
+    // finds those runs live and delays their start.
+    if (wake - ahead > now) return wake - ahead + Math.min(AHEAD_RETRY_MS, ahead / 4)
     if (wake <= now) return wake
     // A job within the window was left (a live run, which usually ends within milliseconds):
     // look again soon, so that it is still decided ahead of its time once its run has ended.
@@ -235,7 +239,10 @@ export class ClaimCycle {
     return false
   }
 
-  /** Sleeps until `target` (capped); an early timer re-arms for the rest instead of skipping. */
+  /**
+   * Sleeps until `target` (capped). The timer is armed early (see earlyWakeMs) and re-arms for
+   * the rest, so it wakes on time rather than a share of its sleep late.
+   */
   #arm (target: number | null): void {
     this.#clearTimer()
     if (!this.#active) return
@@ -244,7 +251,7 @@ export class ClaimCycle {
     const cap = now + this.#c.maxSleepMs
     const at = target === null ? cap : Math.min(target, cap)
     this.#timerTarget = at
-    this.#timer = clock.setTimeout(() => this.#onTimer(), Math.max(0, at - now))
+    this.#timer = clock.setTimeout(() => this.#onTimer(), earlyDelay(at - now))
   }
 
   #onTimer (): void {
@@ -252,7 +259,7 @@ export class ClaimCycle {
     const target = this.#timerTarget
     const now = this.#c.clock.now()
     if (target !== null && now < target && !this.#watch.poll()) {
-      // Node timers may fire a little early; wait out the remainder rather than treat it as "not due".
+      // Armed early on purpose (and Node timers may fire early): wait out the remainder.
       // Re-armed through #arm, so a wall clock stepped back still sleeps at most maxSleepMs; a step
       // back is noticed here and runs a cycle, which moves the schedules it affects.
       this.#arm(target)
