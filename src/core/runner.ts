@@ -15,7 +15,7 @@ import { earlyDelay } from './early-wake.js'
 const MAX_FINISH_BATCH = 500
 /** How long before a wave decided ahead its runs are read once, so that their memory is warm when it starts. */
 const WARM_LEAD_MS = 4
-/** Runs read per millisecond of lead on top of that: cold, a read took about 0.7 µs a run. */
+/** Runs read per millisecond of lead on top of that: cold, 20,000 runs took about 18 ms to read. */
 const WARM_RUNS_PER_MS = 1000
 
 export interface RunOutcome { error: RunRecord['error'] }
