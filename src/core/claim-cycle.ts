@@ -240,7 +240,7 @@ export class ClaimCycle {
   }
 
   /**
-   * Sleeps until `target` (capped). The timer is armed early (see earlyWakeMs) and re-arms for
+   * Sleeps until `target` (capped). The timer is armed early (see early-wake.ts) and re-arms for
    * the rest, so it wakes on time rather than a share of its sleep late.
    */
   #arm (target: number | null): void {
